@@ -1,0 +1,64 @@
+"""The one question the spatial core asks: may I use this subject's location for this purpose, how coarsely?
+
+It is answered from the database on every call (one indexed query; many subjects at once when the caller
+batches), never from a cache, so a withdrawal committed before a request arrives is seen by that request on
+every instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from consent.pseudonyms import pseudonym
+
+#: Active, unexpired consents of the given pseudonyms whose notice version is not below the purpose's floor.
+GATE_SQL = """
+SELECT l.pseudonym, s.purpose, s.precision_res
+  FROM subject_links l
+  JOIN consent_state s ON s.tag = l.tag
+  LEFT JOIN purpose_floors f ON f.purpose = s.purpose
+ WHERE l.pseudonym = ANY(%(aliases)s)
+   AND s.status = 'active'
+   AND s.expires_at > %(now)s
+   AND (f.min_notice_version IS NULL OR s.notice_version >= f.min_notice_version)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    """The answer: whether the purpose is allowed and, for location purposes, the finest resolution."""
+
+    allowed: bool
+    precision_res: int | None = None
+
+
+DENIED = Permission(False)
+Grants = dict[str, Permission]
+Fetch = Callable[[str, dict[str, Any]], Awaitable[Sequence[tuple[Any, ...]]]]
+
+
+def _collect(rows: Sequence[tuple[Any, ...]]) -> dict[bytes, Grants]:
+    grants: dict[bytes, Grants] = {}
+    for alias, purpose, precision in rows:
+        grants.setdefault(bytes(alias), {})[purpose] = Permission(True, precision)
+    return grants
+
+
+def check(session: Session, pepper: str, subject_id: str, purpose: str, now: datetime) -> Permission:
+    """Synchronous form for one subject and purpose."""
+    alias = pseudonym(pepper, subject_id)
+    sql = text(GATE_SQL.replace("%(aliases)s", ":aliases").replace("%(now)s", ":now"))
+    rows = session.execute(sql, {"aliases": [alias], "now": now}).all()
+    return _collect([tuple(r) for r in rows]).get(alias, {}).get(purpose, DENIED)
+
+
+async def lookup_many(fetch: Fetch, aliases: Sequence[bytes], now: datetime) -> dict[bytes, Grants]:
+    """Asynchronous form for many pseudonyms at once: every purpose each one may use now."""
+    rows = await fetch(GATE_SQL, {"aliases": list(aliases), "now": now})
+    return _collect(rows)

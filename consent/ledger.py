@@ -1,0 +1,181 @@
+"""The consent ledger: append-only, hash-chained events, and the verification of the chain.
+
+Each event is a canonical JSON document (see ``consent.canonical``); ``hash = SHA-256(prev_hash || canonical)``
+with 32 zero bytes before the first event. Appends are serialised by the row lock on ``ledger_head`` (one
+statement advances the head and inserts the event), and a trigger refuses any insert that does not continue the
+chain, so concurrent writers can never fork it. Verification recomputes every hash, checks that the columns
+used for filtering say what the hashed document says, and that the head row points at the last event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session
+
+from consent.canonical import GENESIS, canonical_json, chain_hash, iso
+
+EVENT_TYPES = ("grant", "decline", "withdraw", "expire", "erase")
+
+_APPEND = text(
+    """
+    WITH head AS (
+        UPDATE ledger_head
+           SET seq = seq + 1, prev_hash = hash, hash = sha256(hash || convert_to(CAST(:canonical AS text), 'UTF8'))
+         WHERE id = 1
+     RETURNING seq, prev_hash, hash
+    )
+    INSERT INTO consent_events
+        (seq, occurred_at, event_type, tag, decision_id, purposes, notice_version, canonical, prev_hash, hash)
+    SELECT head.seq, :occurred_at, :event_type, :tag, :decision_id, :purposes, :notice_version, :canonical,
+           head.prev_hash, head.hash
+      FROM head
+    RETURNING seq, hash
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """Where an event landed: its sequence number and chain hash."""
+
+    seq: int
+    hash: bytes
+
+
+def event_document(
+    event_type: str,
+    occurred_at: datetime,
+    tag: uuid.UUID,
+    purposes: Iterable[str],
+    **details: Any,
+) -> dict[str, Any]:
+    """The document that is hashed; ``details`` with a value of None are left out."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type}")
+    document: dict[str, Any] = {
+        "v": 1,
+        "type": event_type,
+        "at": iso(occurred_at),
+        "tag": str(tag),
+        "purposes": sorted(purposes),
+    }
+    for name, value in details.items():
+        if value is None:
+            continue
+        if isinstance(value, datetime):
+            value = iso(value)
+        elif isinstance(value, uuid.UUID):
+            value = str(value)
+        elif isinstance(value, (set, frozenset, tuple)):
+            value = sorted(value)
+        document[name] = value
+    return document
+
+
+def append(session: Session, document: dict[str, Any], occurred_at: datetime) -> Appended:
+    """Append one event in the session's transaction; call it last, just before commit (it holds the lock)."""
+    canonical = canonical_json(document)
+    row = session.execute(
+        _APPEND,
+        {
+            "canonical": canonical,
+            "occurred_at": occurred_at,
+            "event_type": document["type"],
+            "tag": uuid.UUID(document["tag"]),
+            "decision_id": uuid.UUID(document["decision_id"]) if "decision_id" in document else None,
+            "purposes": document["purposes"],
+            "notice_version": document.get("notice_version"),
+        },
+    ).one()
+    return Appended(seq=row.seq, hash=bytes(row.hash))
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The answer of a chain check."""
+
+    ok: bool
+    events_checked: int
+    head_seq: int
+    head_hash: str
+    first_bad_seq: int | None
+    problem: str | None
+
+
+# Columns as text in the canonical spellings, so checking them costs string comparisons only.
+VERIFY_COLUMNS = """
+    seq, canonical, prev_hash, hash, event_type, tag::text,
+    COALESCE(decision_id::text, ''), purposes, notice_version,
+    to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+"""
+
+VerifyRow = tuple[int, str, bytes, bytes, str, str, str, list[str], int | None, str]
+
+
+def check_row(row: VerifyRow, expected_seq: int, prev: bytes) -> str | None:
+    """What is wrong with one event given its predecessor's hash, or None."""
+    seq, canonical, prev_hash, digest, event_type, tag, decision_id, purposes, notice_version, at = row
+    if seq != expected_seq:
+        return f"sequence gap: expected {expected_seq}, found {seq}"
+    if bytes(prev_hash) != prev:
+        return "prev_hash does not match the previous event's hash"
+    if chain_hash(prev, canonical) != bytes(digest):
+        return "hash does not match the event's content"
+    try:
+        document = orjson.loads(canonical)
+    except orjson.JSONDecodeError:
+        return "the event is not valid JSON"
+    if (
+        document.get("type") != event_type
+        or document.get("tag") != tag
+        or document.get("decision_id", "") != decision_id
+        or document.get("purposes") != list(purposes)
+        or document.get("notice_version") != notice_version
+        or document.get("at") != at
+    ):
+        return "indexed columns disagree with the hashed content"
+    return None
+
+
+def verify_rows(rows: Iterable[VerifyRow], head: tuple[int, bytes] | None = None) -> Verification:
+    """Check a stream of events in sequence order (and, if given, the stored head against the last event)."""
+    prev = GENESIS
+    expected = 1
+    checked = 0
+    for row in rows:
+        problem = check_row(row, expected, prev)
+        if problem is not None:
+            return Verification(False, checked, expected - 1, prev.hex(), expected, problem)
+        prev = bytes(row[3])
+        checked += 1
+        expected += 1
+    last_seq = expected - 1
+    if head is not None and (head[0] != last_seq or bytes(head[1]) != (prev if last_seq else GENESIS)):
+        problem = "the stored head does not point at the last event (events were removed or added outside)"
+        return Verification(False, checked, last_seq, prev.hex(), last_seq + 1, problem)
+    return Verification(True, checked, last_seq, prev.hex(), None, None)
+
+
+def stream_rows(connection: Connection, batch: int = 20_000) -> Iterator[VerifyRow]:
+    """Every event in sequence order through a server-side cursor (constant memory)."""
+    raw: Any = connection.connection.dbapi_connection
+    with raw.cursor(name=f"ledger_verify_{uuid.uuid4().hex[:8]}") as cur:
+        cur.itersize = batch
+        cur.execute(f"SELECT {VERIFY_COLUMNS} FROM consent_events ORDER BY seq")
+        yield from cur
+
+
+def verify(connection: Connection) -> Verification:
+    """Recompute the whole chain.
+
+    Run it in a REPEATABLE READ transaction, so the head and the events come from one snapshot.
+    """
+    head = connection.execute(text("SELECT seq, hash FROM ledger_head WHERE id = 1")).one()
+    return verify_rows(stream_rows(connection), (head.seq, bytes(head.hash)))

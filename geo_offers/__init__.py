@@ -1,0 +1,1 @@
+"""geo-offers: the spatial core and the web application."""

@@ -1,0 +1,99 @@
+"""Store routes (merchant key; a merchant sees and changes only its own stores)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response, status
+from sqlalchemy import Row
+
+from consent.errors import InvalidInput
+from geo_offers import deals_repo, stores_repo
+from geo_offers.auth import Principal
+from geo_offers.deps import MerchantKey, NowDep, SessionDep, SettingsDep
+from geo_offers.schemas.places import PointOut, StoreCreate, StoreList, StorePublic, StoreUpdate
+
+router = APIRouter(prefix="/v1/stores", tags=["stores"])
+StoreId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+def merchant_of(principal: Principal) -> int:
+    """The merchant a merchant key is bound to."""
+    assert principal.merchant_id is not None  # the merchant role always has one (database constraint)
+    return principal.merchant_id
+
+
+def store_public(row: Row[Any]) -> StorePublic:
+    """The API form of a store row."""
+    return StorePublic(
+        id=row.id,
+        name=row.name,
+        address=row.address,
+        location=PointOut(coordinates=[row.lon, row.lat]),
+        timezone=row.timezone,
+        categories=list(row.categories),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_store(body: StoreCreate, principal: MerchantKey, session: SessionDep, now: NowDep) -> StorePublic:
+    """Create a store at a GeoJSON Point (lon, lat)."""
+    lon, lat = body.location.coordinates
+    values = {
+        "name": body.name,
+        "address": body.address,
+        "lon": lon,
+        "lat": lat,
+        "timezone": body.timezone,
+        "categories": list(body.categories),
+    }
+    return store_public(stores_repo.create_store(session, merchant_of(principal), values, now))
+
+
+@router.get("")
+def list_stores(
+    principal: MerchantKey,
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> StoreList:
+    """The merchant's stores in id order; pass `next_after` back as `after` for the next page."""
+    rows = stores_repo.list_stores(session, merchant_of(principal), after=after, limit=limit)
+    items = [store_public(r) for r in rows]
+    return StoreList(items=items, next_after=items[-1].id if len(items) == limit else None)
+
+
+@router.get("/{store_id}")
+def get_store(store_id: StoreId, principal: MerchantKey, session: SessionDep) -> StorePublic:
+    """One of the merchant's stores."""
+    return store_public(stores_repo.get_store(session, merchant_of(principal), store_id))
+
+
+@router.patch("/{store_id}")
+def update_store(
+    store_id: StoreId,
+    body: StoreUpdate,
+    principal: MerchantKey,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> StorePublic:
+    """Change a store; radius areas of its deals move with a new location."""
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"location"})
+    if body.location is not None:
+        changes["lon"], changes["lat"] = body.location.coordinates
+    if any(v is None for v in changes.values()):
+        raise InvalidInput("fields of a store cannot be set to null")
+    row = stores_repo.update_store(session, merchant_of(principal), store_id, changes, now)
+    if body.location is not None:
+        deals_repo.rebuild_radius_deals(session, store_id, row.lat, row.lon, now, index_res=settings.index_res)
+    return store_public(row)
+
+
+@router.delete("/{store_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+def delete_store(store_id: StoreId, principal: MerchantKey, session: SessionDep) -> Response:
+    """Delete a store without deals (409 while it has some)."""
+    stores_repo.delete_store(session, merchant_of(principal), store_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,120 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from consent import api as consent_api
+from geo_offers import problems
+from geo_offers.api import admin, deals, health, offers, problem_docs, stores
+from geo_offers.auth import KeyStore
+from geo_offers.bodylimit import BodyLimitMiddleware
+from geo_offers.clock import Clock, utc_now
+from geo_offers.db import Database, libpq_dsn
+from geo_offers.deps import consent_ports
+from geo_offers.gatekeeper import Gatekeeper
+from geo_offers.index import DealIndex
+from geo_offers.index_feed import IndexFeed
+from geo_offers.logs import configure_logging
+from geo_offers.matching import Matcher
+from geo_offers.metrics import Metrics, MetricsMiddleware
+from geo_offers.migrate import head_revision
+from geo_offers.pgasync import AsyncPool, Listener
+from geo_offers.ratelimit import RateLimiter
+from geo_offers.services import Services
+from geo_offers.settings import Settings
+
+DESCRIPTION = """
+Privacy-first geolocation offers. Stores publish deals; apps ask, for a person who opted in, which deals are
+near that person's *coarse* location (an H3 cell) right now. Every request needs an API key
+(`Authorization: Bearer gok_...`); errors are RFC 9457 problem+json.
+"""
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, log: bool = True) -> FastAPI:
+    """Build the app. Nothing connects here: the lifespan opens and closes every connection."""
+    settings = settings or Settings()
+    if log:
+        configure_logging(settings.log_level)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings)
+        dsn = libpq_dsn(settings.database_url)
+        timeout = float(settings.db_connect_timeout_s)
+        listener = Listener(dsn, role=settings.database_role, timeout=timeout)
+        pool = AsyncPool(
+            dsn,
+            size=settings.db_pool_size,
+            role=settings.database_role,
+            timeout=timeout,
+            setup=[f"SET statement_timeout = {settings.db_statement_timeout_ms}"],
+        )
+        keys = KeyStore(db.sessions, settings.key_cache_ttl_s, trust_cache=lambda: listener.connected)
+        listener.on("geo_offers_keys", keys.invalidate)
+        listener.on_reset(keys.clear)
+        matcher = Matcher(DealIndex(settings.index_res), max_entries=settings.match_cache_entries)
+        feed = IndexFeed(matcher, pool, listener, dsn=dsn, role=settings.database_role, clock=clock)
+        services = Services(
+            settings=settings,
+            db=db,
+            pool=pool,
+            listener=listener,
+            keys=keys,
+            limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
+            metrics=metrics,
+            head_revision=head_revision(settings),
+            gatekeeper=Gatekeeper(pool, settings.consent.pepper.get_secret_value()),
+            matcher=matcher,
+            feed=feed,
+            clock=clock,
+        )
+        app.state.services = services
+        await feed.start()
+        await listener.start()
+        # Serve only once the deal index is loaded (or give up waiting; match answers 503 until it is).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(feed.ready.wait(), settings.index_load_timeout_s)
+        try:
+            yield
+        finally:
+            await feed.stop()
+            await listener.stop()
+            await pool.close()
+            db.dispose()
+
+    app = FastAPI(
+        title="geo-offers",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default_limit=settings.max_body_bytes,
+        route_limits={"/v1/stores/import": settings.import_max_bytes},
+    )
+    app.add_middleware(MetricsMiddleware, metrics=metrics, log_access=settings.access_log)
+    for router in (
+        health.router,
+        problem_docs.router,
+        admin.router,
+        consent_api.build_router(consent_ports()),
+        stores.router,
+        deals.router,
+        offers.router,
+    ):
+        app.include_router(router)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory``: settings from the environment."""
+    return create_app(Settings())

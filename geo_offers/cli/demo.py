@@ -1,0 +1,33 @@
+"""``geo-offers demo seed``: load the demo data and print keys to try the API with."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from geo_offers import demo
+from geo_offers.db import open_database
+from geo_offers.settings import Settings
+
+
+def register(groups: Any) -> None:
+    """Add the ``demo`` command."""
+    cmd = groups.add_parser("demo", help="demo data").add_subparsers(dest="action", required=True)
+    seed = cmd.add_parser("seed", help="load demo merchants, stores and deals; print fresh demo keys")
+    seed.set_defaults(handler=_seed)
+
+
+def _seed(args: argparse.Namespace) -> int:
+    with open_database(Settings()) as db, db.transaction() as session:
+        loaded, issued = demo.seed(session)
+    print("demo data loaded" if loaded else "demo data already present", file=sys.stderr)
+    print("Demo API keys (shown once; paste one into /docs -> Authorize):")
+    for role, key in (
+        ("app", issued.app),
+        ("merchant", issued.merchant),
+        ("dpo", issued.dpo),
+        ("admin", issued.admin),
+    ):
+        print(f"  {role:<9}{key}")
+    return 0

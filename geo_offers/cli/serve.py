@@ -1,0 +1,49 @@
+"""``geo-offers serve``: run the HTTP service under uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from geo_offers.logs import configure_logging
+from geo_offers.settings import Settings
+
+
+def register(groups: Any) -> None:
+    """Add the ``serve`` command."""
+    cmd = groups.add_parser("serve", help="serve the HTTP API")
+    cmd.add_argument("--host", default="127.0.0.1")
+    cmd.add_argument("--port", type=int, default=8000)
+    cmd.add_argument("--workers", type=int, default=1)
+    cmd.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start uvicorn with uvloop and httptools; workers share metrics through a multiprocess directory."""
+    import uvicorn
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir = Path(tempfile.gettempdir()) / f"geo-offers-metrics-{os.getpid()}"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    uvicorn.run(
+        "geo_offers.app:create_app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0

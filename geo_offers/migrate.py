@@ -1,0 +1,35 @@
+"""Alembic, driven from Python: upgrade, and compare the database with the newest revision."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+
+from geo_offers.settings import Settings
+
+
+def alembic_config(settings: Settings, url: str | None = None) -> Config:
+    """An Alembic config pointing at the project's migrations and the given database."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(settings.migrations_dir))
+    cfg.attributes["url"] = url or settings.database_url
+    cfg.attributes["app_role"] = settings.database_role
+    return cfg
+
+
+def upgrade(settings: Settings, revision: str = "head", url: str | None = None) -> None:
+    """Apply migrations up to ``revision`` (as the login role, never the restricted service role)."""
+    command.upgrade(alembic_config(settings, url), revision)
+
+
+def head_revision(settings: Settings) -> str | None:
+    """The newest revision in the migrations folder."""
+    return ScriptDirectory.from_config(alembic_config(settings)).get_current_head()
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision the connected database is at (None before the first upgrade)."""
+    return MigrationContext.configure(connection).get_current_revision()

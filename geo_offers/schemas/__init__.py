@@ -1,0 +1,1 @@
+"""API schemas (request and response bodies), separate from the ORM models."""

@@ -1,0 +1,64 @@
+"""Bodies of the offer routes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from consent.schemas import SubjectId
+from consent.strict import StrictModel
+from geo_offers.categories import Category
+
+
+class LatLon(StrictModel):
+    """A precise position; it is snapped to the consented H3 cell at once and never stored or logged."""
+
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+
+
+class MatchRequest(StrictModel):
+    subject_id: SubjectId
+    cell: str | None = Field(
+        default=None,
+        max_length=16,
+        description="H3 cell computed on the device (preferred); coarsened to the consented resolution.",
+        examples=["871f1d489ffffff"],
+    )
+    location: LatLon | None = Field(default=None, description="Alternative to `cell`; never stored.")
+    categories: list[Category] | None = Field(
+        default=None, min_length=1, max_length=14, description="Only these categories, in order of preference."
+    )
+    limit: int = Field(default=10, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _one_position(self) -> MatchRequest:
+        if (self.cell is None) == (self.location is None):
+            raise ValueError("send exactly one of cell and location")
+        return self
+
+
+class StoreRef(BaseModel):
+    id: int
+    name: str
+    address: str
+
+
+class Offer(BaseModel):
+    deal_id: int
+    title: str
+    description: str
+    category: str
+    store: StoreRef
+    valid_until: str
+    distance_band: Literal["under_1km", "1_to_3km", "3_to_10km", "over_10km"] = Field(
+        description="Distance from the cell centre to the store, coarsely."
+    )
+    window_ends_at: str | None = Field(description="When the current weekly window closes; null without windows.")
+
+
+class MatchResponse(BaseModel):
+    cell: str = Field(description="The cell actually used, at most as fine as the consent allows.")
+    resolution: int
+    offers: list[Offer]

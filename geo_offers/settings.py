@@ -1,0 +1,69 @@
+"""Settings of the service, read from the environment (prefix ``GEO_OFFERS_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from consent.settings import ConsentSettings
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment; one instance is handed to ``create_app``."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_OFFERS_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/geo_offers"
+    database_role: str = Field(
+        default="geo_offers_app",
+        description="Role taken with SET ROLE after connecting, so the service runs with least privilege "
+        "(no UPDATE/DELETE on the ledger). Empty to keep the login role.",
+        pattern=r"^$|^[a-z_][a-z0-9_]{0,62}$",
+    )
+    db_pool_size: int = Field(default=8, ge=1, le=100)
+    db_statement_timeout_ms: int = Field(default=5000, ge=100)
+    db_connect_timeout_s: int = Field(default=3, ge=1, le=60)
+    migrations_dir: Path = _REPO_ROOT / "migrations"
+
+    index_res: int = Field(default=8, ge=5, le=9, description="H3 resolution of deal coverage cells.")
+    index_load_timeout_s: float = Field(default=120.0, gt=0, description="How long start-up waits for the index.")
+    match_cache_entries: int = Field(default=10_000, ge=0, description="Cached match answers per worker.")
+    area_cap_km2: float = Field(default=10_000.0, gt=0)
+    k_anonymity: int = Field(default=20, ge=2)
+    dp_epsilon: float = Field(default=1.0, gt=0, le=10)
+    retention_days: int = Field(default=90, ge=1)
+
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    import_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    key_cache_ttl_s: float = Field(default=10.0, ge=0)
+    rate_limit_per_s: float = Field(default=2000.0, gt=0, description="Sustained requests per second per key.")
+    rate_limit_burst: int = Field(default=4000, ge=1)
+
+    ledger_signing_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM) that signs ledger checkpoints; kept outside the DB.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access_log: bool = Field(
+        default=False,
+        description="One JSON line per request (route template, status, duration; never IPs or raw paths). "
+        "Off by default: aggregated metrics at /metrics cover operations without per-request records.",
+    )
+
+    consent: ConsentSettings = Field(default_factory=ConsentSettings)
+
+    @model_validator(mode="after")
+    def _safe_for_production(self) -> Self:
+        if self.environment == "production":
+            pepper = self.consent.pepper.get_secret_value()
+            if self.consent.uses_dev_pepper or len(pepper) < 32:
+                raise ValueError("GEO_OFFERS_PEPPER must be set to a secret of at least 32 characters in production")
+        if self.index_res < self.consent.max_precision_res:
+            raise ValueError("index_res must be at least as fine as consent.max_precision_res")
+        return self

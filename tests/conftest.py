@@ -1,0 +1,183 @@
+"""Test fixtures: a throwaway PostGIS database per run, migrated once; apps and keys per test.
+
+The database server comes from GEO_OFFERS_TEST_ADMIN_URL (a superuser URL; `scripts/test` sets it up),
+defaulting to the local server on 127.0.0.1:5432. Tests commit for real: the service reads committed data
+from several connections (LISTEN/NOTIFY, the async pool), so a rolled-back outer transaction cannot work.
+Isolation comes from fresh ids per test, and `fresh_database` gives a test a database of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import psycopg2
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
+
+from geo_offers import keys as key_repo
+from geo_offers import merchants as merchant_repo
+from geo_offers import migrate
+from geo_offers.app import create_app
+from geo_offers.db import Database
+from geo_offers.settings import Settings
+
+ADMIN_URL = os.environ.get("GEO_OFFERS_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _admin_exec(sql: str) -> None:
+    conn = psycopg2.connect(ADMIN_URL)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+def _url_for(name: str) -> str:
+    return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def create_database(name: str) -> str:
+    """Create an empty PostGIS database, migrate it to head, and return its URL."""
+    _admin_exec(f'CREATE DATABASE "{name}"')
+    url = _url_for(name)
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    conn.close()
+    migrate.upgrade(Settings(database_url=url), url=url)
+    return url
+
+
+def drop_database(name: str) -> None:
+    """Drop a test database, closing whatever still connects to it."""
+    _admin_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    name = f"geo_offers_test_{uuid.uuid4().hex[:10]}"
+    url = create_database(name)
+    yield url
+    drop_database(name)
+
+
+@pytest.fixture
+def fresh_database_url() -> Iterator[str]:
+    """A database of this test's own, for tests that change global state (notices, the ledger)."""
+    name = f"geo_offers_test_{uuid.uuid4().hex[:10]}"
+    url = create_database(name)
+    yield url
+    drop_database(name)
+
+
+@dataclass
+class FakeClock:
+    """A settable clock; ``None`` follows real time."""
+
+    fixed: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.fixed if self.fixed is not None else datetime.now(UTC)
+
+    def set(self, when: datetime) -> None:
+        self.fixed = when
+
+    def advance(self, delta: timedelta) -> None:
+        self.fixed = self() + delta
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def make_settings(url: str, **overrides: object) -> Settings:
+    """Test settings for a database URL."""
+    return Settings(environment="test", database_url=url, **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    database = Database(settings)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def client(settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
+    app = create_app(settings, clock=clock, log=False)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@dataclass
+class Keys:
+    """Creates merchants and keys straight through the repositories."""
+
+    db: Database
+    made: list[str] = field(default_factory=list)
+
+    def merchant(self, name: str = "Test GmbH") -> int:
+        with self.db.transaction() as session:
+            return merchant_repo.create_merchant(session, name).id
+
+    def key(self, role: str, merchant_id: int | None = None) -> str:
+        with self.db.transaction() as session:
+            return key_repo.create_key(session, role, merchant_id).key
+
+    def headers(self, role: str, merchant_id: int | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key(role, merchant_id)}"}
+
+
+@pytest.fixture
+def keys(db: Database) -> Keys:
+    return Keys(db)
+
+
+@pytest.fixture
+def app_headers(keys: Keys) -> dict[str, str]:
+    return keys.headers("app")
+
+
+@pytest.fixture
+def admin_headers(keys: Keys) -> dict[str, str]:
+    return keys.headers("admin")
+
+
+@pytest.fixture
+def dpo_headers(keys: Keys) -> dict[str, str]:
+    return keys.headers("dpo")
+
+
+@pytest.fixture
+def merchant_headers(keys: Keys) -> Callable[[int | None], dict[str, str]]:
+    def make(merchant_id: int | None = None) -> dict[str, str]:
+        return keys.headers("merchant", merchant_id if merchant_id is not None else keys.merchant())
+
+    return make
+
+
+@pytest.fixture
+def notice_version(client: TestClient, admin_headers: dict[str, str], app_headers: dict[str, str]) -> int:
+    """The current notice version of the session database, publishing version 1 if there is none."""
+    from tests.helpers import notice_body
+
+    current = client.get("/v1/notices/current", headers=app_headers)
+    if current.status_code == 200:
+        return int(current.json()["version"])
+    published = client.post("/v1/notices", json=notice_body(), headers=admin_headers)
+    assert published.status_code == 201, published.text
+    return int(published.json()["version"])

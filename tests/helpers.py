@@ -1,0 +1,128 @@
+"""Small builders shared by the tests."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi.testclient import TestClient
+from httpx2 import Response
+
+
+def notice_body(fresh: list[str] | None = None, extra_purposes: list[str] | None = None) -> dict[str, Any]:
+    purposes = ["location_offers", "offer_analytics", *(extra_purposes or [])]
+    return {
+        "purposes": [
+            {
+                "id": p,
+                "title": {"de": f"Zweck {p}", "en": f"Purpose {p}"},
+                "description": {"de": f"Wir nutzen {p}.", "en": f"We use {p}."},
+            }
+            for p in purposes
+        ],
+        "texts": {"de": "Datenschutzhinweis ...", "en": "Privacy notice ..."},
+        "fresh_consent_for": fresh or [],
+    }
+
+
+def new_subject() -> str:
+    return str(uuid.uuid4())
+
+
+def grant(
+    client: TestClient,
+    headers: dict[str, str],
+    subject: str,
+    notice_version: int,
+    purposes: list[str] | None = None,
+    precision_res: int | None = None,
+    extra_headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "subject_id": subject,
+        "notice_version": notice_version,
+        "purposes": purposes or ["location_offers", "offer_analytics"],
+        "source": "onboarding",
+        "locale": "de-DE",
+    }
+    if precision_res is not None:
+        body["precision_res"] = precision_res
+    return client.post("/v1/consents", json=body, headers={**headers, **(extra_headers or {})})
+
+
+def assert_problem(response: Response, status: int, slug: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["type"].endswith(slug), body
+    assert body["title"] and body["detail"]
+    return body
+
+
+def scan_database(url: str, needles: list[str]) -> list[tuple[str, str, str]]:
+    """Every (table, column, needle) where a needle occurs in any value of any user table, as text.
+
+    bytea columns are searched both as hex and as their UTF-8 decoding; needles are matched case-insensitively.
+    """
+    import psycopg2
+
+    hits: list[tuple[str, str, str]] = []
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT c.table_name, c.column_name, c.data_type
+                  FROM information_schema.columns c
+                  JOIN information_schema.tables t USING (table_schema, table_name)
+                 WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
+                   AND c.table_name NOT IN ('spatial_ref_sys')
+                """
+            )
+            columns = cur.fetchall()
+            for table, column, data_type in columns:
+                if data_type == "bytea":
+                    expr = f"encode(\"{column}\", 'hex') || ' ' || encode(\"{column}\", 'escape')"
+                else:
+                    expr = f'"{column}"::text'
+                for needle in needles:
+                    variants = {needle.lower(), needle.lower().replace("-", "")}
+                    for variant in variants:
+                        cur.execute(f'SELECT 1 FROM "{table}" WHERE lower({expr}) LIKE %s LIMIT 1', (f"%{variant}%",))
+                        if cur.fetchone():
+                            hits.append((table, column, needle))
+    finally:
+        conn.close()
+    return hits
+
+
+BERLIN = (13.4050, 52.5200)  # lon, lat (Alexanderplatz area)
+
+
+def store_body(lon: float = BERLIN[0], lat: float = BERLIN[1], **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "Kaffeebar Mitte",
+        "address": "Karl-Liebknecht-Str. 1, 10178 Berlin",
+        "location": {"type": "Point", "coordinates": [lon, lat]},
+        "timezone": "Europe/Berlin",
+        "categories": ["cafe"],
+    }
+    body.update(overrides)
+    return body
+
+
+def deal_body(store_id: int, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "store_id": store_id,
+        "title": "Zweiter Kaffee gratis",
+        "description": "Beim Kauf eines Heißgetränks",
+        "category": "cafe",
+        "area": {"radius_m": 1000},
+        "valid_from": "2026-01-01T00:00:00+01:00",
+        "valid_until": "2027-12-31T23:59:00+01:00",
+        "windows": [],
+        "status": "active",
+    }
+    body.update(overrides)
+    return body
