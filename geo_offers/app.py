@@ -78,9 +78,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, log:
         app.state.services = services
         await feed.start()
         await listener.start()
-        # Serve only once the deal index is loaded (or give up waiting; match answers 503 until it is).
+        # Serve once the deal index is loaded, so a new worker answers matches at once. When the database is
+        # down (or the load is slow) start anyway: /readyz and match answer 503 until the index is there.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(feed.ready.wait(), settings.index_load_timeout_s)
+            await asyncio.wait_for(listener.settled.wait(), settings.index_load_timeout_s)
+            if listener.connected:
+                await asyncio.wait_for(feed.ready.wait(), settings.index_load_timeout_s)
         try:
             yield
         finally:

@@ -142,6 +142,7 @@ class Listener:
         self._resets: list[ResetHandler] = []
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self.settled = asyncio.Event()  # set once the first connection attempt succeeded or failed
         self.connected = False
 
     def on(self, channel: str, handler: NotifyHandler) -> None:
@@ -178,11 +179,13 @@ class Listener:
                         await result
                 self.connected = True
                 self._ready.set()
+                self.settled.set()
                 await self._pump(conn)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure means: reconnect
                 log.warning("listener disconnected: %s", type(exc).__name__)
+                self.settled.set()
             finally:
                 self.connected = False
                 if conn is not None:

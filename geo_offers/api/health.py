@@ -43,7 +43,14 @@ def _check_database(services: Services) -> dict[str, Any]:
             f"the database is at revision {revision}, the code expects {head}; run `geo-offers db upgrade`",
             retry_after_s=30,
         )
-    return {"status": "ready", "revision": revision, "listener": services.listener.connected}
+    if not services.feed.ready.is_set():
+        raise ServiceUnavailable("the offer index is still loading", retry_after_s=2)
+    return {
+        "status": "ready",
+        "revision": revision,
+        "listener": services.listener.connected,
+        "deals_indexed": len(services.matcher.index),
+    }
 
 
 @router.get("/readyz", summary="The database is reachable and migrated to the newest revision")
