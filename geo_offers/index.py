@@ -10,13 +10,12 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import h3.api.basic_int as h3
 import orjson
 
-from consent.canonical import iso
 from geo_offers.categories import CATEGORIES
 from geo_offers.schedule import Schedule, compile_windows
 
@@ -52,7 +51,7 @@ def render_fragment(record: DealRecord) -> bytes:
             "description": record.description,
             "category": record.category,
             "store": {"id": record.store_id, "name": record.store_name, "address": record.store_address},
-            "valid_until": iso(record.valid_until),
+            "valid_until": record.valid_until.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
     )
     # orjson over-allocates its result; copying compacts it (a million fragments would otherwise cost GiBs).
