@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     index_res: int = Field(default=8, ge=5, le=9, description="H3 resolution of deal coverage cells.")
     index_load_timeout_s: float = Field(default=120.0, gt=0, description="How long start-up waits for the index.")
     match_cache_entries: int = Field(default=10_000, ge=0, description="Cached match answers per worker.")
+    area_min_res: int = Field(default=3, ge=0, le=5, description="Coarsest cell the area catalogue serves.")
+    area_max_age_s: int = Field(default=60, ge=0, description="Cache-Control max-age of area catalogues.")
     area_cap_km2: float = Field(default=10_000.0, gt=0)
     k_anonymity: int = Field(default=20, ge=2)
     dp_epsilon: float = Field(default=1.0, gt=0, le=10)

@@ -331,3 +331,50 @@ def test_a_change_on_one_instance_is_seen_by_another_within_a_second(
     started = time.monotonic()
     seen_by.wait_for(subject, [])
     assert time.monotonic() - started < 1.0
+
+
+def test_the_area_catalogue_lists_live_deals_with_their_coverage(
+    client: TestClient, place: Place, app_headers: Headers, at_noon: FakeClock
+) -> None:
+    live = place.publish(area={"radius_m": 2000}, windows=[{"days": ["sat"], "start": "09:00", "end": "12:00"}])
+    place.publish(status="paused")
+    place.publish(valid_until="2026-06-05T11:00:00+02:00")
+    area_cell = place.cell(5)
+    response = client.get(f"/v1/offers/area/{area_cell}", headers=app_headers)
+    assert response.status_code == 200, response.text
+    catalogue = response.json()
+    assert (catalogue["cell"], catalogue["resolution"], catalogue["index_resolution"]) == (area_cell, 5, 8)
+    assert [d["deal_id"] for d in catalogue["deals"]] == [live] and catalogue["next_after"] is None
+    deal = catalogue["deals"][0]
+    assert deal["store"]["timezone"] == "Europe/Berlin" and deal["windows"][0]["days"] == ["sat"]
+    covered = set(h3.uncompact_cells([int(c, 16) for c in deal["cells"]], 8))
+    assert h3.latlng_to_cell(place.lat, place.lon, 8) in covered
+    assert h3.latlng_to_cell(place.lat + 0.05, place.lon, 8) not in covered  # 5.5 km north: outside 2 km
+    # Needs no subject, only an app key.
+    assert client.get(f"/v1/offers/area/{area_cell}").status_code == 401
+
+
+def test_the_area_catalogue_is_cacheable_and_paginated(
+    client: TestClient, place: Place, app_headers: Headers, merchant: Headers, at_noon: FakeClock
+) -> None:
+    ids = [place.publish(area={"radius_m": 200}) for _ in range(3)]
+    url = f"/v1/offers/area/{place.cell(5)}"
+    first = client.get(f"{url}?limit=2", headers=app_headers)
+    assert [d["deal_id"] for d in first.json()["deals"]] == ids[:2] and first.json()["next_after"] == ids[1]
+    rest = client.get(f"{url}?limit=2&after={ids[1]}", headers=app_headers).json()
+    assert [d["deal_id"] for d in rest["deals"]] == ids[2:] and rest["next_after"] is None
+    assert "max-age=" in first.headers["cache-control"]
+    tag = first.headers["etag"]
+    again = client.get(f"{url}?limit=2", headers={**app_headers, "If-None-Match": tag})
+    assert again.status_code == 304 and again.headers["etag"] == tag and again.content == b""
+    assert client.patch(f"/v1/deals/{ids[0]}", json={"title": "Neu"}, headers=merchant).status_code == 200
+    changed = client.get(f"{url}?limit=2", headers={**app_headers, "If-None-Match": tag})
+    assert changed.status_code == 200 and changed.headers["etag"] != tag
+
+
+@pytest.mark.parametrize("res", [6, 8, 2])
+def test_the_area_catalogue_refuses_fine_or_huge_cells(client: TestClient, app_headers: Headers, res: int) -> None:
+    cell = format(h3.latlng_to_cell(52.52, 13.405, res), "x")
+    problem = assert_problem(client.get(f"/v1/offers/area/{cell}", headers=app_headers), 422, "invalid-input")
+    assert "resolution" in problem["detail"]
+    assert_problem(client.get("/v1/offers/area/not-a-cell", headers=app_headers), 422, "invalid-input")

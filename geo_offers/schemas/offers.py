@@ -62,3 +62,31 @@ class MatchResponse(BaseModel):
     cell: str = Field(description="The cell actually used, at most as fine as the consent allows.")
     resolution: int
     offers: list[Offer]
+
+
+class StorePlace(BaseModel):
+    id: int
+    name: str
+    address: str
+    location: dict[str, object] = Field(description="GeoJSON Point (lon, lat) of the store.")
+    timezone: str
+
+
+class AreaDeal(BaseModel):
+    deal_id: int
+    title: str
+    description: str
+    category: str
+    store: StorePlace
+    windows: list[dict[str, object]] = Field(description="Weekly windows in the store's time zone; empty: always.")
+    valid_from: str
+    valid_until: str
+    cells: list[str] = Field(description="The deal's coverage, compacted H3 cells.")
+
+
+class AreaCatalogue(BaseModel):
+    cell: str
+    resolution: int
+    index_resolution: int = Field(description="Resolution of the coverage cells before compaction.")
+    deals: list[AreaDeal]
+    next_after: int | None = Field(description="Pass as `after` for the next page; null on the last page.")
