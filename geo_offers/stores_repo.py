@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -48,7 +48,13 @@ def create_store(session: Session, merchant_id: int, values: dict[str, Any], now
     return insert_stores(session, merchant_id, [values], now)[0]
 
 
-def insert_stores(session: Session, merchant_id: int, rows: Sequence[dict[str, Any]], now: datetime) -> list[Row[Any]]:
+def insert_stores(
+    session: Session,
+    merchant_id: int,
+    rows: Sequence[dict[str, Any]],
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+) -> list[Row[Any]]:
     """Insert many stores in one statement per 5,000 rows; returns them in input order."""
     out: list[Row[Any]] = []
     for start in range(0, len(rows), 5000):
@@ -80,6 +86,8 @@ def insert_stores(session: Session, merchant_id: int, rows: Sequence[dict[str, A
         ids = [row.id for row in result]
         fetched = {row.id: row for row in session.execute(select(*STORE_COLUMNS).where(Store.id.in_(ids)))}
         out.extend(fetched[i] for i in ids)
+        if progress is not None:
+            progress(len(out))
     return out
 
 

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from sqlalchemy import Row
+from starlette.concurrency import run_in_threadpool
 
 from consent.errors import InvalidInput
-from geo_offers import deals_repo, stores_repo
+from geo_offers import deals_repo, store_import, stores_repo
 from geo_offers.auth import Principal
-from geo_offers.deps import MerchantKey, NowDep, SessionDep, SettingsDep
-from geo_offers.schemas.places import PointOut, StoreCreate, StoreList, StorePublic, StoreUpdate
+from geo_offers.deps import MerchantKey, NowDep, ServicesDep, SessionDep, SettingsDep
+from geo_offers.schemas.places import (
+    ImportFailure,
+    ImportResult,
+    PointOut,
+    StoreCreate,
+    StoreList,
+    StorePublic,
+    StoreUpdate,
+)
 
 router = APIRouter(prefix="/v1/stores", tags=["stores"])
 StoreId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -50,6 +59,48 @@ def create_store(body: StoreCreate, principal: MerchantKey, session: SessionDep,
         "categories": list(body.categories),
     }
     return store_public(stores_repo.create_store(session, merchant_of(principal), values, now))
+
+
+_IMPORT_BODY = {
+    "required": True,
+    "content": {
+        "application/geo+json": {
+            "schema": {
+                "type": "object",
+                "description": "A FeatureCollection of Point features; properties "
+                "name, address, timezone (optional), categories (optional list).",
+            }
+        },
+        "text/csv": {
+            "schema": {
+                "type": "string",
+                "description": "Header name,address,lon,lat[,timezone][,categories]; "
+                "categories separated by semicolons.",
+            }
+        },
+    },
+}
+
+
+@router.post("/import", openapi_extra={"requestBody": _IMPORT_BODY})
+async def import_stores(request: Request, principal: MerchantKey, services: ServicesDep) -> ImportResult:
+    """Import up to 100,000 stores from GeoJSON or CSV. Each row is validated on its own; the answer names the
+    rows that failed and why, and the valid rows go in as one transaction."""
+    kind = store_import.kind_of(request.headers.get("content-type"))
+    data = await request.body()
+    merchant_id = merchant_of(principal)
+    now = services.clock()
+
+    def run() -> store_import.ImportOutcome:
+        with services.db.transaction() as session:
+            return store_import.import_stores(session, merchant_id, data, kind, now)
+
+    outcome = await run_in_threadpool(run)
+    return ImportResult(
+        imported=len(outcome.store_ids),
+        failed=[ImportFailure(row=row, errors=errors) for row, errors in outcome.failed],
+        store_ids=outcome.store_ids,
+    )
 
 
 @router.get("")
