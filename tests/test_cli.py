@@ -55,3 +55,34 @@ def test_db_upgrade_is_idempotent(capsys: pytest.CaptureFixture[str]) -> None:
 def test_consent_expire_prints_what_it_did(capsys: pytest.CaptureFixture[str]) -> None:
     out = _run(capsys, "consent", "expire")
     assert re.fullmatch(r"expired consents of \d+ subjects in \d+ events \(.*\)\n", out)
+
+
+def test_demo_seed_loads_matchable_deals_once(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, fresh_database_url: str
+) -> None:
+    import h3.api.basic_int as h3
+    from fastapi.testclient import TestClient
+
+    from geo_offers.app import create_app
+    from tests.conftest import make_settings
+    from tests.helpers import grant, new_subject
+
+    monkeypatch.setenv("GEO_OFFERS_DATABASE_URL", fresh_database_url)
+    assert main(["demo", "seed"]) == 0
+    first = capsys.readouterr()
+    assert "6 stores, 10 deals" in first.err
+    keys = dict(line.split() for line in first.out.splitlines()[1:])
+    assert set(keys) == {"app", "merchant", "dpo", "admin"}
+    assert main(["demo", "seed"]) == 0
+    assert "already present" in capsys.readouterr().err
+    app_headers = {"Authorization": f"Bearer {keys['app']}"}
+    with TestClient(create_app(make_settings(fresh_database_url), log=False)) as client:
+        version = client.get("/v1/notices/current", headers=app_headers).json()["version"]
+        subject = new_subject()
+        assert grant(client, app_headers, subject, version).status_code == 201
+        kreuzberg = format(h3.latlng_to_cell(52.5010, 13.4205, 7), "x")
+        body = {"subject_id": subject, "cell": kreuzberg, "categories": ["bakery"]}
+        offers = client.post("/v1/offers/match", json=body, headers=app_headers).json()["offers"]
+        assert [o["title"] for o in offers] == ["Croissant zum Kaffee"]
+        merchant = {"Authorization": f"Bearer {keys['merchant']}"}
+        assert len(client.get("/v1/stores", headers=merchant).json()["items"]) == 2

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from geo_offers import demo
+from geo_offers.clock import utc_now
 from geo_offers.db import open_database
 from geo_offers.settings import Settings
 
@@ -19,9 +20,14 @@ def register(groups: Any) -> None:
 
 
 def _seed(args: argparse.Namespace) -> int:
-    with open_database(Settings()) as db, db.transaction() as session:
-        loaded, issued = demo.seed(session)
-    print("demo data loaded" if loaded else "demo data already present", file=sys.stderr)
+    settings = Settings()
+    with open_database(settings) as db, db.transaction() as session:
+        seeded, issued = demo.seed(session, settings, utc_now())
+    if seeded.loaded:
+        print(f"demo data loaded: {seeded.stores} stores, {seeded.deals} deals", file=sys.stderr)
+    else:
+        print("demo data already present", file=sys.stderr)
+    print(f"privacy notice version {seeded.notice_version} is current", file=sys.stderr)
     print("Demo API keys (shown once; paste one into /docs -> Authorize):")
     for role, key in (
         ("app", issued.app),
