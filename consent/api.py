@@ -39,8 +39,8 @@ class Ports:
     """FastAPI dependencies supplied by the host app."""
 
     session: Callable[..., Any]
-    settings: Callable[..., ConsentSettings]
-    now: Callable[..., datetime]
+    settings: Callable[..., Any]
+    now: Callable[..., Any]
     app_caller: Callable[..., Any]
     admin_caller: Callable[..., Any]
     notice_reader: Callable[..., Any]

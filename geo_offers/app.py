@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from consent import api as consent_api
+from consent import gate
 from geo_offers import problems
 from geo_offers.api import admin, deals, health, offers, problem_docs, stores
 from geo_offers.auth import KeyStore
@@ -17,6 +18,7 @@ from geo_offers.bodylimit import BodyLimitMiddleware
 from geo_offers.clock import Clock, utc_now
 from geo_offers.db import Database, libpq_dsn
 from geo_offers.deps import consent_ports
+from geo_offers.fastpath import MatchFastPath
 from geo_offers.gatekeeper import Gatekeeper
 from geo_offers.index import DealIndex
 from geo_offers.index_feed import IndexFeed
@@ -54,7 +56,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, log:
             size=settings.db_pool_size,
             role=settings.database_role,
             timeout=timeout,
-            setup=[f"SET statement_timeout = {settings.db_statement_timeout_ms}"],
+            setup=[f"SET statement_timeout = {settings.db_statement_timeout_ms}", gate.PREPARE_GATE],
         )
         keys = KeyStore(db.sessions, settings.key_cache_ttl_s, trust_cache=lambda: listener.connected)
         listener.on("geo_offers_keys", keys.invalidate)
@@ -99,6 +101,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, log:
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(MatchFastPath)
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.max_body_bytes,

@@ -20,7 +20,7 @@ from geo_offers.settings import Settings
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer gok_...`")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     """The per-process services of this app."""
     services: Services = request.app.state.services
     return services
@@ -29,7 +29,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_settings(services: ServicesDep) -> Settings:
+async def get_settings(services: ServicesDep) -> Settings:
     """The settings the app was created with."""
     return services.settings
 
@@ -37,12 +37,12 @@ def get_settings(services: ServicesDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_consent_settings(services: ServicesDep) -> ConsentSettings:
+async def get_consent_settings(services: ServicesDep) -> ConsentSettings:
     """The consent part of the settings."""
     return services.settings.consent
 
 
-def get_now(services: ServicesDep) -> datetime:
+async def get_now(services: ServicesDep) -> datetime:
     """The current time from the app's clock (settable in tests)."""
     return services.clock()
 

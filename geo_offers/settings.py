@@ -33,6 +33,9 @@ class Settings(BaseSettings):
 
     index_res: int = Field(default=8, ge=5, le=9, description="H3 resolution of deal coverage cells.")
     index_load_timeout_s: float = Field(default=120.0, gt=0, description="How long start-up waits for the index.")
+    match_fast_path: bool = Field(
+        default=True, description="Serve POST /v1/offers/match from an ASGI fast path (same checks and answers)."
+    )
     match_cache_entries: int = Field(default=10_000, ge=0, description="Cached match answers per worker.")
     area_min_res: int = Field(default=3, ge=0, le=5, description="Coarsest cell the area catalogue serves.")
     area_max_age_s: int = Field(default=60, ge=0, description="Cache-Control max-age of area catalogues.")

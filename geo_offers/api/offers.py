@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import h3.api.basic_int as h3
 from fastapi import APIRouter, Header, Query
 from starlette.responses import Response
 
-from consent.errors import InvalidInput, ServiceUnavailable
+from consent.errors import InvalidInput
 from geo_offers import area
-from geo_offers.cells import coarsen, parse_cell, resolution
+from geo_offers.cells import parse_cell, resolution
 from geo_offers.deps import AppKey, ServicesDep
+from geo_offers.match_request import COARSEST_MATCH_RES, serve_match
 from geo_offers.schemas.offers import AreaCatalogue, MatchRequest, MatchResponse
 
 router = APIRouter(prefix="/v1/offers", tags=["offers"])
-COARSEST_MATCH_RES = 5
 
 
 @router.post(
@@ -29,24 +28,7 @@ async def match(body: MatchRequest, _: AppKey, services: ServicesDep) -> Respons
     A finer cell is replaced by its ancestor at the consented resolution; a lat/lon is snapped to that
     resolution at once and dropped. Answers the cell used, its resolution and up to `limit` offers.
     """
-    if not services.feed.ready.is_set():
-        raise ServiceUnavailable("the offer index is loading; retry shortly", retry_after_s=2)
-    now = services.clock()
-    precision, count = await services.gatekeeper.location_precision(body.subject_id, now)
-    if body.cell is not None:
-        cell = parse_cell(body.cell)
-        if resolution(cell) < COARSEST_MATCH_RES:
-            raise InvalidInput(
-                f"cells coarser than resolution {COARSEST_MATCH_RES} are not matched; use /v1/offers/area/{{cell}}"
-            )
-        cell = coarsen(cell, precision)
-    else:
-        assert body.location is not None
-        cell = int(h3.latlng_to_cell(body.location.lat, body.location.lon, precision))
-    categories = tuple(dict.fromkeys(body.categories)) if body.categories else ()
-    answer = services.matcher.match(cell, categories, body.limit, now)
-    del count  # counted by the insights issue
-    return Response(answer.body, media_type="application/json")
+    return Response(await serve_match(body, services), media_type="application/json")
 
 
 @router.get(
