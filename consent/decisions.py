@@ -234,7 +234,7 @@ def grant(session: Session, settings: ConsentSettings, request: Decision, now: d
         expires_at=expires_at,
         ask_again_after=ask_again,
     )
-    appended = ledger.append(session, document, now)
+    appended = ledger.append_and_commit(session, document, now)
     return Receipt(
         decision_id,
         "grant",
@@ -321,7 +321,7 @@ def decline(session: Session, settings: ConsentSettings, request: Decision, now:
         gpc=request.gpc,
         ask_again_after=ask_again,
     )
-    appended = ledger.append(session, document, now)
+    appended = ledger.append_and_commit(session, document, now)
     return Receipt(
         decision_id,
         "decline",
@@ -382,7 +382,7 @@ def withdraw(
         },
     )
     document = ledger.event_document("withdraw", now, tag, targets, decision_id=decision_id, gpc=gpc)
-    appended = ledger.append(session, document, now)
+    appended = ledger.append_and_commit(session, document, now)
     return Receipt(
         decision_id,
         "withdraw",

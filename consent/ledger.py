@@ -9,6 +9,7 @@ used for filtering say what the hashed document says, and that the head row poin
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -39,6 +40,29 @@ _APPEND = text(
     RETURNING seq, hash
     """
 )
+
+
+# The same append, followed by COMMIT in the same round trip (see ``append_and_commit``). Its position is left
+# in a session setting, because a multi-statement query answers only its last statement's result. The closing
+# BEGIN opens an empty transaction for the session's own COMMIT to end (the driver still believes it is in one).
+_APPEND_AND_COMMIT = """
+    WITH head AS (
+        UPDATE ledger_head
+           SET seq = seq + 1, prev_hash = hash, hash = sha256(hash || convert_to(CAST(%(canonical)s AS text), 'UTF8'))
+         WHERE id = 1
+     RETURNING seq, prev_hash, hash
+    ), ins AS (
+        INSERT INTO consent_events
+            (seq, occurred_at, event_type, tag, decision_id, purposes, notice_version, canonical, prev_hash, hash)
+        SELECT head.seq, %(occurred_at)s, %(event_type)s, %(tag)s, %(decision_id)s, %(purposes)s,
+               %(notice_version)s, %(canonical)s, head.prev_hash, head.hash
+          FROM head
+        RETURNING seq, hash
+    )
+    SELECT set_config('consent.appended', ins.seq::text || ':' || encode(ins.hash, 'hex'), false) FROM ins;
+    COMMIT;
+    BEGIN
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +119,39 @@ def append(session: Session, document: dict[str, Any], occurred_at: datetime) ->
         },
     ).one()
     return Appended(seq=row.seq, hash=bytes(row.hash))
+
+
+# Writers of one process take turns before they queue for the head row: a crowd of backends waiting on one
+# row lock costs the server more than the appends themselves.
+_appending = threading.Lock()
+
+
+def append_and_commit(session: Session, document: dict[str, Any], occurred_at: datetime) -> Appended:
+    """Append one event and commit the session's transaction in one round trip to the server.
+
+    The append takes the ledger head's row lock, which every other writer waits for until this transaction
+    ends; sending COMMIT with it keeps that wait to the server's own work (no client round trip or Python
+    scheduling inside it), which is what bounds the write rate of the whole service. Must be the last write
+    of the transaction; the session's own later COMMIT then finds nothing to do.
+    """
+    canonical = canonical_json(document)
+    connection = session.connection()
+    with _appending:
+        connection.exec_driver_sql(
+            _APPEND_AND_COMMIT,
+            {
+                "canonical": canonical,
+                "occurred_at": occurred_at,
+                "event_type": document["type"],
+                "tag": str(document["tag"]),
+                "decision_id": document.get("decision_id"),
+                "purposes": list(document["purposes"]),
+                "notice_version": document.get("notice_version"),
+            },
+        )
+    position = connection.exec_driver_sql("SELECT current_setting('consent.appended')").scalar_one()
+    seq, _, digest = str(position).partition(":")
+    return Appended(seq=int(seq), hash=bytes.fromhex(digest))
 
 
 @dataclass(frozen=True, slots=True)
