@@ -42,10 +42,15 @@ _APPEND = text(
 )
 
 
-# The same append, followed by COMMIT in the same round trip (see ``append_and_commit``). Its position is left
-# in a session setting, because a multi-statement query answers only its last statement's result. The closing
-# BEGIN opens an empty transaction for the session's own COMMIT to end (the driver still believes it is in one).
+# The same append and COMMIT in one round trip (see ``append_and_commit``). The transaction commits without
+# waiting for its WAL flush, so the ledger head's row lock is released before the disk is touched; a second,
+# empty transaction that owns a transaction id then commits synchronously (``_FLUSH``), which returns only once
+# the WAL is flushed past both commit records. Concurrent writers share those flushes (group commit), and
+# nothing is acknowledged before it is durable: a crash before the flush loses a suffix of the chain that no
+# client was told about, never a middle part. The event's position is left in a session setting and read by
+# the last statement, because a multi-statement query answers only its last statement's result.
 _APPEND_AND_COMMIT = """
+    SET LOCAL synchronous_commit = off;
     WITH head AS (
         UPDATE ledger_head
            SET seq = seq + 1, prev_hash = hash, hash = sha256(hash || convert_to(CAST(%(canonical)s AS text), 'UTF8'))
@@ -61,8 +66,11 @@ _APPEND_AND_COMMIT = """
     )
     SELECT set_config('consent.appended', ins.seq::text || ':' || encode(ins.hash, 'hex'), false) FROM ins;
     COMMIT;
-    BEGIN
+    BEGIN;
+    SELECT current_setting('consent.appended')
 """
+# Waits until the WAL is durable past everything this session committed (an xid forces a flushed commit record).
+_FLUSH = "SELECT txid_current(); COMMIT; BEGIN"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,14 +138,14 @@ def append_and_commit(session: Session, document: dict[str, Any], occurred_at: d
     """Append one event and commit the session's transaction in one round trip to the server.
 
     The append takes the ledger head's row lock, which every other writer waits for until this transaction
-    ends; sending COMMIT with it keeps that wait to the server's own work (no client round trip or Python
-    scheduling inside it), which is what bounds the write rate of the whole service. Must be the last write
-    of the transaction; the session's own later COMMIT then finds nothing to do.
+    ends; sending COMMIT with it, and not waiting for the disk while holding it, keeps that wait to the
+    server's own work, which is what bounds the write rate of the whole service. Returns only once the event
+    is durable. Must be the last write of the transaction; the session's own later COMMIT finds nothing to do.
     """
     canonical = canonical_json(document)
     connection = session.connection()
     with _appending:
-        connection.exec_driver_sql(
+        position = connection.exec_driver_sql(
             _APPEND_AND_COMMIT,
             {
                 "canonical": canonical,
@@ -148,8 +156,8 @@ def append_and_commit(session: Session, document: dict[str, Any], occurred_at: d
                 "purposes": list(document["purposes"]),
                 "notice_version": document.get("notice_version"),
             },
-        )
-    position = connection.exec_driver_sql("SELECT current_setting('consent.appended')").scalar_one()
+        ).scalar_one()
+    connection.exec_driver_sql(_FLUSH)
     seq, _, digest = str(position).partition(":")
     return Appended(seq=int(seq), hash=bytes.fromhex(digest))
 
