@@ -13,9 +13,9 @@ from sqlalchemy import update as sa_update
 from sqlalchemy.orm import Session
 
 from consent import ledger, notices
-from consent.errors import InvalidInput, NotActive, NotFound, NoticeOutdated
+from consent.errors import Conflict, InvalidInput, NotActive, NotFound, NoticeOutdated
 from consent.models import ConsentEvent, ConsentState, Notice
-from consent.pseudonyms import find_tag, lock_or_create_tag, lock_tag, pseudonym
+from consent.pseudonyms import find_tag, lock_tag, pseudonym
 from consent.settings import ConsentSettings
 
 STATE = cast(Table, ConsentState.__table__)
@@ -71,8 +71,46 @@ def _states(session: Session, tag: uuid.UUID) -> dict[str, Row[Any]]:
     return {row.purpose: row for row in rows}
 
 
-def _check_notice(session: Session, version: int, purposes: Iterable[str], locale: str) -> Notice:
-    notice = notices.current(session)
+_OPEN = text(
+    """
+    WITH link AS (
+        INSERT INTO subject_links (pseudonym, tag) VALUES (:alias, :tag)
+        ON CONFLICT (pseudonym) DO UPDATE SET pseudonym = EXCLUDED.pseudonym
+        RETURNING tag, (xmax = 0) AS created
+    )
+    SELECT link.tag, link.created,
+           (SELECT max(version) FROM notices) AS current_version,
+           (SELECT coalesce(json_object_agg(purpose, min_notice_version), '{}'::json) FROM purpose_floors) AS floors
+      FROM link
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    """A subject's link row, locked (and created on first use), with what a decision needs to know."""
+
+    tag: uuid.UUID
+    states: dict[str, Row[Any]]
+    current_version: int | None
+    floors: dict[str, int]
+
+
+def _open(session: Session, alias: bytes) -> _Opened:
+    """Lock or create the subject's tag and read its states, the current notice version and the floors.
+
+    One statement for a first decision; a second one reads the states of a known subject after its row is
+    locked (so they are the newest committed ones).
+    """
+    row = session.execute(_OPEN, {"alias": alias, "tag": uuid.uuid4()}).one()
+    states = {} if row.created else _states(session, row.tag)
+    return _Opened(row.tag, states, row.current_version, {k: int(v) for k, v in row.floors.items()})
+
+
+def _check_notice(session: Session, version: int, purposes: Iterable[str], locale: str, current: int | None) -> Notice:
+    if current is None:
+        raise Conflict("no privacy notice has been published yet; an operator must publish one first")
+    notice = notices.get(session, current)
     if version > notice.version or version < 1:
         raise InvalidInput(f"there is no notice version {version}", current_version=notice.version)
     if version < notice.version:
@@ -141,13 +179,12 @@ def grant(session: Session, settings: ConsentSettings, request: Decision, now: d
         raise InvalidInput(f"precision_res may not be finer than {settings.max_precision_res}")
     if not request.purposes:
         raise InvalidInput("grant at least one purpose (a refusal goes to /v1/consents/decline)")
-    notice = _check_notice(session, request.notice_version, request.purposes, request.locale)
+    opened = _open(session, pseudonym(settings.pepper.get_secret_value(), request.subject_id))
+    tag, states, floors = opened.tag, opened.states, opened.floors
+    notice = _check_notice(session, request.notice_version, request.purposes, request.locale, opened.current_version)
     granted = sorted(set(request.purposes))
     # Global Privacy Control is never consent: it refuses every purpose the request does not name.
     declined = sorted(set(notices.purposes_of(notice)) - set(granted)) if request.gpc else []
-    tag = lock_or_create_tag(session, pseudonym(settings.pepper.get_secret_value(), request.subject_id))
-    states = _states(session, tag)
-    floors = notices.floors(session)
 
     current = [states.get(p) for p in granted]
     if all(
@@ -254,10 +291,10 @@ def grant(session: Session, settings: ConsentSettings, request: Decision, now: d
 
 def decline(session: Session, settings: ConsentSettings, request: Decision, now: datetime) -> Receipt:
     """Record a refusal (it also ends any active consent for those purposes)."""
-    notice = _check_notice(session, request.notice_version, request.purposes, request.locale)
+    opened = _open(session, pseudonym(settings.pepper.get_secret_value(), request.subject_id))
+    tag, states = opened.tag, opened.states
+    notice = _check_notice(session, request.notice_version, request.purposes, request.locale, opened.current_version)
     refused = sorted(set(request.purposes or notices.purposes_of(notice)))
-    tag = lock_or_create_tag(session, pseudonym(settings.pepper.get_secret_value(), request.subject_id))
-    states = _states(session, tag)
     rows = [states.get(p) for p in refused]
     if all(
         row is not None

@@ -44,8 +44,9 @@ _APPEND = text(
 
 # The same append and COMMIT in one round trip (see ``append_and_commit``). The transaction commits without
 # waiting for its WAL flush, so the ledger head's row lock is released before the disk is touched; a second,
-# empty transaction that owns a transaction id then commits synchronously (``_FLUSH``), which returns only once
-# the WAL is flushed past both commit records. Concurrent writers share those flushes (group commit), and
+# empty transaction that owns a transaction id (opened here, committed by the caller) commits synchronously,
+# which returns only once the WAL is flushed past both commit records. Concurrent writers share those flushes
+# (group commit), and
 # nothing is acknowledged before it is durable: a crash before the flush loses a suffix of the chain that no
 # client was told about, never a middle part. The event's position is left in a session setting and read by
 # the last statement, because a multi-statement query answers only its last statement's result.
@@ -67,10 +68,9 @@ _APPEND_AND_COMMIT = """
     SELECT set_config('consent.appended', ins.seq::text || ':' || encode(ins.hash, 'hex'), false) FROM ins;
     COMMIT;
     BEGIN;
+    SELECT txid_current();
     SELECT current_setting('consent.appended')
 """
-# Waits until the WAL is durable past everything this session committed (an xid forces a flushed commit record).
-_FLUSH = "SELECT txid_current(); COMMIT; BEGIN"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +139,9 @@ def append_and_commit(session: Session, document: dict[str, Any], occurred_at: d
 
     The append takes the ledger head's row lock, which every other writer waits for until this transaction
     ends; sending COMMIT with it, and not waiting for the disk while holding it, keeps that wait to the
-    server's own work, which is what bounds the write rate of the whole service. Returns only once the event
-    is durable. Must be the last write of the transaction; the session's own later COMMIT finds nothing to do.
+    server's own work, which is what bounds the write rate of the whole service. Must be the last write of
+    the transaction. The event is durable once the caller's own COMMIT returns (it waits for the WAL flush),
+    so acknowledge only after that, as every transaction must anyway.
     """
     canonical = canonical_json(document)
     connection = session.connection()
@@ -157,7 +158,6 @@ def append_and_commit(session: Session, document: dict[str, Any], occurred_at: d
                 "notice_version": document.get("notice_version"),
             },
         ).scalar_one()
-    connection.exec_driver_sql(_FLUSH)
     seq, _, digest = str(position).partition(":")
     return Appended(seq=int(seq), hash=bytes.fromhex(digest))
 
