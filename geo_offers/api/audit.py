@@ -106,7 +106,12 @@ def event_out(row: Any) -> EventOut:
 
 @router.get("/consent-events")
 def consent_events(
-    wanted: Filter, after: After, _: Auditor, session: SessionDep, settings: SettingsDep, limit: Limit = 100
+    wanted: Filter,
+    _: Auditor,
+    session: SessionDep,
+    settings: SettingsDep,
+    after: After = 0,
+    limit: Limit = 100,
 ) -> EventPage:
     """The consent ledger in sequence order, filtered; pass `next_after` back as `after` for the next page."""
     pepper = settings.consent.pepper.get_secret_value()
