@@ -228,12 +228,18 @@ def verify_rows(rows: Iterable[VerifyRow], head: tuple[int, bytes] | None = None
     return Verification(True, checked, last_seq, prev.hex(), None, None)
 
 
-def stream_rows(connection: Connection, batch: int = 20_000) -> Iterator[VerifyRow]:
-    """Every event in sequence order through a server-side cursor (constant memory)."""
+def stream_rows(
+    connection: Connection, batch: int = 20_000, after: int = 0, through: int | None = None
+) -> Iterator[VerifyRow]:
+    """Events after ``after`` (up to ``through``) in sequence order through a server-side cursor (constant memory)."""
     raw: Any = connection.connection.dbapi_connection
+    upper = "" if through is None else " AND seq <= %(through)s"
     with raw.cursor(name=f"ledger_verify_{uuid.uuid4().hex[:8]}") as cur:
         cur.itersize = batch
-        cur.execute(f"SELECT {VERIFY_COLUMNS} FROM consent_events ORDER BY seq")
+        cur.execute(
+            f"SELECT {VERIFY_COLUMNS} FROM consent_events WHERE seq > %(after)s{upper} ORDER BY seq",
+            {"after": after, "through": through},
+        )
         yield from cur
 
 

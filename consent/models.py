@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -131,3 +132,36 @@ class LedgerHead(ConsentBase):
     seq: Mapped[int] = mapped_column(BigInteger)
     prev_hash: Mapped[bytes] = mapped_column(LargeBinary)
     hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LedgerCheckpoint(ConsentBase):
+    """A signed statement "the chain had head ``head_hash`` at ``seq``"; append-only like the ledger.
+
+    ``document`` is the canonical JSON that was signed with Ed25519; the private key never enters the database.
+    """
+
+    __tablename__ = "ledger_checkpoints"
+    __table_args__ = (Index("ix_ledger_checkpoints_seq", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    head_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    signed_at: Mapped[datetime] = mapped_column(Timestamp)
+    key_id: Mapped[str] = mapped_column(Text)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    document: Mapped[str] = mapped_column(Text)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditAccess(ConsentBase):
+    """One call to an audit route: which key, which route, when, and the names (not values) of its filters."""
+
+    __tablename__ = "audit_access_log"
+    __table_args__ = (Index("ix_audit_access_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    at: Mapped[datetime] = mapped_column(Timestamp)
+    key_id: Mapped[str] = mapped_column(Text)
+    method: Mapped[str] = mapped_column(Text)
+    route: Mapped[str] = mapped_column(Text)
+    params: Mapped[list[str]] = mapped_column(ARRAY(Text))

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from consent import api as consent_api
 from consent import gate
 from geo_offers import problems
-from geo_offers.api import admin, deals, health, offers, problem_docs, stores
+from geo_offers.api import admin, audit, deals, health, offers, problem_docs, stores, subjects
 from geo_offers.auth import KeyStore
 from geo_offers.bodylimit import BodyLimitMiddleware
 from geo_offers.clock import Clock, utc_now
@@ -116,6 +116,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, log:
         stores.router,
         deals.router,
         offers.router,
+        audit.router,
+        subjects.router,
     ):
         app.include_router(router)
     return app

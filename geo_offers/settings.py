@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from consent.settings import ConsentSettings
@@ -54,6 +54,17 @@ class Settings(BaseSettings):
         default=None,
         description="Ed25519 private key (PEM) that signs ledger checkpoints; kept outside the DB.",
     )
+    ledger_signing_key: SecretStr | None = Field(
+        default=None,
+        description="The same key from a secret store instead of a file: PEM, or the 32-byte seed in hex or base64.",
+    )
+    ledger_public_key: str | None = Field(
+        default=None,
+        description="The published Ed25519 public key (PEM, hex or base64) that checkpoints must be signed with; "
+        "the ledger check pins it. Unset: each checkpoint is checked against its own key only.",
+    )
+    controller: str = Field(default="", description="Controller's name and address for the processing record.")
+    dpo_contact: str = Field(default="", description="Contact of the data-protection officer (processing record).")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     access_log: bool = Field(
         default=False,
@@ -69,6 +80,8 @@ class Settings(BaseSettings):
             pepper = self.consent.pepper.get_secret_value()
             if self.consent.uses_dev_pepper or len(pepper) < 32:
                 raise ValueError("GEO_OFFERS_PEPPER must be set to a secret of at least 32 characters in production")
+        if self.ledger_signing_key_file is not None and self.ledger_signing_key is not None:
+            raise ValueError("set either ledger_signing_key_file or ledger_signing_key, not both")
         if self.index_res < self.consent.max_precision_res:
             raise ValueError("index_res must be at least as fine as consent.max_precision_res")
         return self

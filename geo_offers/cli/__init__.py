@@ -11,14 +11,14 @@ import sys
 from collections.abc import Sequence
 
 from consent.errors import DomainError
-from geo_offers.cli import demo, jobs, operator, serve, stores
+from geo_offers.cli import demo, jobs, ledger, operator, serve, stores
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command registered."""
     parser = argparse.ArgumentParser(prog="geo-offers", description=__doc__)
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
-    for module in (serve, operator, stores, demo, jobs):
+    for module in (serve, operator, stores, demo, jobs, ledger):
         module.register(groups)
     return parser
 
