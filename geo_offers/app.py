@@ -11,10 +11,11 @@ from fastapi import FastAPI
 
 from consent import api as consent_api
 from geo_offers import problems
-from geo_offers.api import admin, deals, health, offers, problem_docs, stores
+from geo_offers.api import admin, deals, events, health, insights, offers, problem_docs, stores
 from geo_offers.auth import KeyStore
 from geo_offers.bodylimit import BodyLimitMiddleware
 from geo_offers.clock import Clock, utc_now
+from geo_offers.counter import Counter
 from geo_offers.db import Database, libpq_dsn
 from geo_offers.deps import consent_ports
 from geo_offers.gatekeeper import Gatekeeper
@@ -73,11 +74,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, log:
             gatekeeper=Gatekeeper(pool, settings.consent.pepper.get_secret_value()),
             matcher=matcher,
             feed=feed,
+            counter=Counter(pool.fetch, settings.counter_flush_s),
             clock=clock,
         )
         app.state.services = services
         await feed.start()
         await listener.start()
+        await services.counter.start()
         # Serve once the deal index is loaded, so a new worker answers matches at once. When the database is
         # down (or the load is slow) start anyway: /readyz and match answer 503 until the index is there.
         with contextlib.suppress(TimeoutError):
@@ -87,6 +90,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, log:
         try:
             yield
         finally:
+            await services.counter.stop()
             await feed.stop()
             await listener.stop()
             await pool.close()
@@ -113,6 +117,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, log:
         stores.router,
         deals.router,
         offers.router,
+        events.router,
+        insights.router,
+        insights.audit_router,
     ):
         app.include_router(router)
     return app

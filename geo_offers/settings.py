@@ -75,8 +75,10 @@ class Settings(BaseSettings):
             pepper = self.consent.pepper.get_secret_value()
             if self.consent.uses_dev_pepper or len(pepper) < 32:
                 raise ValueError("GEO_OFFERS_PEPPER must be set to a secret of at least 32 characters in production")
-        if self.insights_weeks * 7 > self.retention_days:
-            raise ValueError("insights_weeks must fit in retention_days (hour-of-week figures read hourly counters)")
+        # Hour-of-week figures read the last complete weeks of hourly counters (up to a week and the settling
+        # time back): none of it may be deleted while they are shown, or their fixed noise could be cancelled.
+        if (self.insights_weeks + 1) * 7 + 1 > self.retention_days:
+            raise ValueError("retention_days must exceed (insights_weeks + 1) * 7 + 1 days")
         if self.retention_daily_days < self.retention_days:
             raise ValueError("retention_daily_days must not be shorter than retention_days")
         if self.index_res < self.consent.max_precision_res:

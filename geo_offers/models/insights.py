@@ -36,9 +36,7 @@ class DealHourCount(Base):
     __table_args__ = (
         CheckConstraint(_KINDS_CHECK, name="kind"),
         CheckConstraint("count > 0", name="positive"),
-        CheckConstraint(
-            "extract(epoch FROM hour) = floor(extract(epoch FROM hour) / 3600) * 3600", name="whole_hour"
-        ),
+        CheckConstraint("extract(epoch FROM hour) = floor(extract(epoch FROM hour) / 3600) * 3600", name="whole_hour"),
         Index("ix_deal_hour_counts_hour", "hour"),
     )
 

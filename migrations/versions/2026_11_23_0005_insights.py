@@ -78,7 +78,10 @@ def upgrade() -> None:
         sa.Column("k", sa.Integer(), nullable=False),
         sa.Column("figures", sa.Integer(), nullable=False),
         sa.Column("suppressed", sa.Integer(), nullable=False),
-        sa.CheckConstraint("epsilon > 0 AND k > 0 AND figures >= suppressed AND suppressed >= 0", name=op.f("ck_privacy_budget_log_sane")),
+        sa.CheckConstraint(
+            "epsilon > 0 AND k > 0 AND figures >= suppressed AND suppressed >= 0",
+            name=op.f("ck_privacy_budget_log_sane"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_privacy_budget_log")),
     )
     op.create_index("ix_privacy_budget_log_merchant_id_id", "privacy_budget_log", ["merchant_id", "id"])
