@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,10 +13,11 @@ from fastapi import FastAPI
 from consent import api as consent_api
 from consent import gate
 from geo_offers import problems
-from geo_offers.api import admin, audit, deals, health, offers, problem_docs, stores, subjects
+from geo_offers.api import admin, audit, deals, events, health, insights, offers, problem_docs, stores, subjects
 from geo_offers.auth import KeyStore
 from geo_offers.bodylimit import BodyLimitMiddleware
 from geo_offers.clock import Clock, utc_now
+from geo_offers.counter import Counter
 from geo_offers.db import Database, libpq_dsn
 from geo_offers.deps import consent_ports
 from geo_offers.fastpath import MatchFastPath
@@ -30,6 +32,9 @@ from geo_offers.pgasync import AsyncPool, Listener
 from geo_offers.ratelimit import RateLimiter
 from geo_offers.services import Services
 from geo_offers.settings import Settings
+
+log = logging.getLogger(__name__)
+SHUTDOWN_STEP_S = 10.0
 
 DESCRIPTION = """
 Privacy-first geolocation offers. Stores publish deals; apps ask, for a person who opted in, which deals are
@@ -75,11 +80,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, log:
             gatekeeper=Gatekeeper(pool, settings.consent.pepper.get_secret_value()),
             matcher=matcher,
             feed=feed,
+            counter=Counter(pool.fetch, settings.counter_flush_s),
             clock=clock,
         )
         app.state.services = services
         await feed.start()
         await listener.start()
+        await services.counter.start()
         # Serve once the deal index is loaded, so a new worker answers matches at once. When the database is
         # down (or the load is slow) start anyway: /readyz and match answer 503 until the index is there.
         with contextlib.suppress(TimeoutError):
@@ -89,9 +96,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, log:
         try:
             yield
         finally:
-            await feed.stop()
-            await listener.stop()
-            await pool.close()
+            # Each step is bounded: a stuck step must not keep the process from exiting.
+            for name, step in (
+                ("counter", services.counter.stop),
+                ("index feed", feed.stop),
+                ("listener", listener.stop),
+                ("pool", pool.close),
+            ):
+                try:
+                    await asyncio.wait_for(step(), SHUTDOWN_STEP_S)
+                except TimeoutError:
+                    log.warning("shutdown step did not finish in time", extra={"step": name})
             db.dispose()
 
     app = FastAPI(
@@ -118,6 +133,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, log:
         offers.router,
         audit.router,
         subjects.router,
+        events.router,
+        insights.router,
+        insights.audit_router,
     ):
         app.include_router(router)
     return app

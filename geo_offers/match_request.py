@@ -33,5 +33,6 @@ async def serve_match(body: MatchRequest, services: Services) -> bytes:
         cell = int(h3.latlng_to_cell(body.location.lat, body.location.lon, precision))
     categories = tuple(dict.fromkeys(body.categories)) if body.categories else ()
     answer = services.matcher.match(cell, categories, body.limit, now)
-    del count  # counted by the insights issue
+    if count:  # only with offer_analytics consent; in memory, written by the counter's background flush
+        services.counter.served(answer.deal_ids, cell, now)
     return answer.body

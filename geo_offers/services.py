@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from geo_offers.auth import KeyStore
 from geo_offers.clock import Clock, utc_now
+from geo_offers.counter import Counter
 from geo_offers.db import Database
 from geo_offers.gatekeeper import Gatekeeper
 from geo_offers.index_feed import IndexFeed
@@ -31,4 +32,5 @@ class Services:
     gatekeeper: Gatekeeper
     matcher: Matcher
     feed: IndexFeed
+    counter: Counter
     clock: Clock = utc_now

@@ -40,9 +40,18 @@ class Settings(BaseSettings):
     area_min_res: int = Field(default=3, ge=0, le=5, description="Coarsest cell the area catalogue serves.")
     area_max_age_s: int = Field(default=60, ge=0, description="Cache-Control max-age of area catalogues.")
     area_cap_km2: float = Field(default=10_000.0, gt=0)
-    k_anonymity: int = Field(default=20, ge=2)
-    dp_epsilon: float = Field(default=1.0, gt=0, le=10)
-    retention_days: int = Field(default=90, ge=1)
+    k_anonymity: int = Field(default=20, ge=2, description="Events a published insight figure must rest on.")
+    dp_epsilon: float = Field(
+        default=1.0, gt=0, le=10, description="Differential-privacy budget of one insight release (all its figures)."
+    )
+    retention_days: int = Field(default=90, ge=1, description="Days hourly counters are kept before roll-up.")
+    retention_daily_days: int = Field(default=730, ge=1, description="Days daily counters are kept.")
+    insights_weeks: int = Field(default=4, ge=1, le=52, description="Complete weeks an hour-of-week figure covers.")
+    insights_settle_s: int = Field(
+        default=600, ge=0, description="A period is published once it ended this long ago (late counter flushes)."
+    )
+    activity_coarsest_res: int = Field(default=4, ge=0, le=6, description="Coarsest cell the activity insight takes.")
+    counter_flush_s: float = Field(default=5.0, gt=0, le=300, description="How often each worker writes its counts.")
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     import_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
@@ -82,6 +91,12 @@ class Settings(BaseSettings):
                 raise ValueError("GEO_OFFERS_PEPPER must be set to a secret of at least 32 characters in production")
         if self.ledger_signing_key_file is not None and self.ledger_signing_key is not None:
             raise ValueError("set either ledger_signing_key_file or ledger_signing_key, not both")
+        # Hour-of-week figures read the last complete weeks of hourly counters (up to a week and the settling
+        # time back): none of it may be deleted while they are shown, or their fixed noise could be cancelled.
+        if (self.insights_weeks + 1) * 7 + 1 > self.retention_days:
+            raise ValueError("retention_days must exceed (insights_weeks + 1) * 7 + 1 days")
+        if self.retention_daily_days < self.retention_days:
+            raise ValueError("retention_daily_days must not be shorter than retention_days")
         if self.index_res < self.consent.max_precision_res:
             raise ValueError("index_res must be at least as fine as consent.max_precision_res")
         return self
