@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from consent import api as consent_api
 from geo_offers import problems
-from geo_offers.api import admin, deals, health, offers, problem_docs, stores
+from geo_offers.api import admin, bench, deals, health, offers, problem_docs, stores
 from geo_offers.auth import KeyStore
 from geo_offers.bodylimit import BodyLimitMiddleware
 from geo_offers.clock import Clock, utc_now
@@ -115,6 +115,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, log:
         offers.router,
     ):
         app.include_router(router)
+    if settings.benchmark_routes:
+        app.include_router(bench.router)
     return app
 
 
