@@ -86,7 +86,7 @@ def top_up_ledger(url: str, events: int) -> int:
             cur.execute("SELECT seq, hash FROM ledger_head WHERE id = 1 FOR UPDATE")
             seq, head = cur.fetchone()
             head = bytes(head)
-            missing = events - seq
+            missing: int = events - seq
             if missing <= 0:
                 return 0
             # Each row is checked by verification afterwards; the per-row chain trigger is skipped for speed.

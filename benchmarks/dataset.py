@@ -63,7 +63,8 @@ WINDOWS: tuple[tuple[float, list[dict[str, Any]]], ...] = (
     (0.07, [{"days": ["sat", "sun"], "start": "09:00", "end": "18:00"}]),
     (0.06, [{"days": [*_WEEKDAYS, "sat"], "start": "07:00", "end": "10:30"}]),
     (0.08, [{"days": [*_WEEKDAYS, "sat"], "start": "09:00", "end": "20:00"}]),
-    (0.04, [{"days": _WEEKDAYS, "start": "07:00", "end": "09:00"}, {"days": _WEEKDAYS, "start": "17:00", "end": "19:00"}]),
+    (0.04, [{"days": _WEEKDAYS, "start": "07:00", "end": "09:00"},
+            {"days": _WEEKDAYS, "start": "17:00", "end": "19:00"}]),
 )  # fmt: skip
 _WINDOW_JSON = [orjson.dumps(w).decode() for _, w in WINDOWS]
 _WINDOW_WEIGHTS = np.array([w for w, _ in WINDOWS]) / sum(w for w, _ in WINDOWS)
@@ -241,11 +242,14 @@ def _make_stores(cur: Any, rng: np.random.Generator, count: int, merchants: int,
             f"{_STREETS[street[i]]} {number[i]}, {geo.city_of(lat, lon)}\t{_point_hex(lat, lon)}\t{TIMEZONE}\t"
             f"{{{name}}}\n"
         )
-    _copy(cur, "COPY stores (id, merchant_id, name, address, location, timezone, categories) FROM STDIN", rows.getvalue())
+    columns = "id, merchant_id, name, address, location, timezone, categories"
+    _copy(cur, f"COPY stores ({columns}) FROM STDIN", rows.getvalue())
     return Stores(first_store, points[:, 0].copy(), points[:, 1].copy(), merchant, category)
 
 
-def _chunks(seed: int, first_id: int, deals: int, stores: int, now: float) -> Iterator[tuple[int, int, int, int, float]]:
+def _chunks(
+    seed: int, first_id: int, deals: int, stores: int, now: float
+) -> Iterator[tuple[int, int, int, int, float]]:
     for k, start in enumerate(range(0, deals, CHUNK)):
         yield seed * 1_000_003 + k, first_id + start, min(CHUNK, deals - start), stores, now
 

@@ -109,7 +109,8 @@ class Geography:
     @staticmethod
     def _inside(rng: np.random.Generator, points: np.ndarray) -> np.ndarray:
         keep = shapely.contains_xy(OUTLINE, points[:, 1], points[:, 0])
-        return points[keep]
+        inside: np.ndarray = points[keep]
+        return inside
 
     def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         kind = rng.choice(3, size=n, p=[CITY_SHARE, TOWN_SHARE, 1.0 - CITY_SHARE - TOWN_SHARE])

@@ -14,18 +14,16 @@ worker's RSS after the load. Raw figures go to .local/bench/match-*.json.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import h3.api.basic_int as h3
 import numpy as np
 import orjson
 
-from benchmarks import dataset, report, subjects, wrk
+from benchmarks import dataset, profile, report, subjects, wrk
 from benchmarks.germany import Geography
-from benchmarks.service import LOG_DIR, Service, drop_database, fresh_database
+from benchmarks.service import Service, drop_database, fresh_database
 
 TARGET_TRIVIAL_SHARE = 0.6
 TARGET_NAIVE_FACTOR = 3.0
@@ -42,24 +40,6 @@ def match_bodies(subject_pool: list[str], cells: int, seed: int) -> list[bytes]:
         orjson.dumps({"subject_id": subject_pool[int(s)], "cell": format(h3.latlng_to_cell(lat, lon, 7), "x")})
         for (lat, lon), s in zip(points, chosen, strict=True)
     ]
-
-
-def profile(service: Service, bodies: list[bytes], token: str, seconds: float, connections: int) -> Path | None:
-    """Record one worker with py-spy while match is under load (if py-spy is installed); the SVG's path."""
-    py_spy = Path(sys.executable).parent / "py-spy"
-    if not py_spy.exists():
-        print("  (py-spy not installed in this environment: no profile)")
-        return None
-    out = LOG_DIR / f"match-profile-{time.strftime('%Y%m%d-%H%M%S')}.svg"
-    pid = service.worker_pids()[0]
-    recorder = subprocess.Popen(
-        [str(py_spy), "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200", "-o", str(out), "--nonblocking"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wrk.post_bodies(service.base, "/v1/offers/match", bodies, token, seconds=seconds, connections=connections)
-    recorder.wait(60)
-    return out if out.exists() else None
 
 
 def bench_size(args: argparse.Namespace, url: str, deals: int, token: str, bodies: list[bytes]) -> dict[str, object]:
@@ -85,7 +65,9 @@ def bench_size(args: argparse.Namespace, url: str, deals: int, token: str, bodie
             for name, results in runs.items():
                 results.append(once(name, args.seconds))
         memory = service.memory()
-        svg = profile(service, bodies, token, args.seconds, args.connections) if args.profile else None
+        stacks = None
+        if args.profile:
+            stacks = profile.record(service.worker_pids()[0], args.seconds, lambda: once("match", args.seconds))
     finally:
         service.stop()
 
@@ -104,10 +86,12 @@ def bench_size(args: argparse.Namespace, url: str, deals: int, token: str, bodie
     print(f"  match / naive   = {factor:.1f}  (target >= {TARGET_NAIVE_FACTOR:g}: {report.verdict(factor >= 3)})")
     print(f"  match p99       = {p99:.2f} ms  (target < {TARGET_P99_MS:g} ms: {report.verdict(p99 < 10)})")
     for m in memory:
-        ok = m.hwm_mib < TARGET_RSS_MIB
-        print(f"  worker {m.pid}: RSS {m.rss_mib:,.0f} MiB, peak {m.hwm_mib:,.0f} MiB  (target < 600: {report.verdict(ok)})")
-    if svg is not None:
-        print(f"  py-spy profile of one worker under match load: {svg}")
+        verdict = report.verdict(m.hwm_mib < TARGET_RSS_MIB)
+        print(f"  worker {m.pid}: RSS {m.rss_mib:,.0f} MiB, peak {m.hwm_mib:,.0f} MiB  (target < 600: {verdict})")
+    if stacks is not None:
+        profile.print_hotspots(stacks)
+    elif args.profile:
+        print("  (py-spy is not installed next to this Python: no profile)")
     return {
         "deals": deals,
         "ready_s": ready_s,
@@ -150,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         for size in sizes:
             stats = dataset.load(url, size - loaded, seed=size)
-            print(f"loaded {stats.deals:,} more deals ({stats.cells:,} cells) in {stats.seconds:.0f} s", file=sys.stderr)
+            print(f"loaded {stats.deals:,} deals ({stats.cells:,} cells) in {stats.seconds:.0f} s", file=sys.stderr)
             loaded = size
             results.append(bench_size(args, url, size, token, bodies))
         path = report.save("match", {"args": vars(args), "sizes": results})

@@ -98,9 +98,7 @@ def get(base: str, path: str, *, seconds: float, connections: int) -> Result:
     return _run(_GET, base, [path], seconds, connections, [])
 
 
-def post_bodies(
-    base: str, path: str, bodies: list[bytes], token: str, *, seconds: float, connections: int
-) -> Result:
+def post_bodies(base: str, path: str, bodies: list[bytes], token: str, *, seconds: float, connections: int) -> Result:
     """Load a POST route with JSON bodies cycled in order."""
     with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) as f:
         f.write(b"\n".join(bodies) + b"\n")
