@@ -46,7 +46,7 @@ def _name(frame: str) -> str:
 
 
 def hotspots(path: Path, top: int = 15) -> tuple[int, list[tuple[str, int]], list[tuple[str, int]]]:
-    """(samples, top functions by own samples, top functions by samples including callees)."""
+    """(samples, top functions by own samples, top functions by samples including callees), main thread only."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
@@ -56,7 +56,8 @@ def hotspots(path: Path, top: int = 15) -> tuple[int, list[tuple[str, int]], lis
             continue
         count = int(count_text)
         frames = [_name(f) for f in stack.split(";") if f.strip()]
-        if not frames:
+        # Only the event loop's thread: idle pool threads would otherwise fill the table with waits.
+        if not frames or not any(f.startswith("Runner.run ") for f in frames):
             continue
         total += count
         own[frames[-1]] += count
@@ -65,10 +66,10 @@ def hotspots(path: Path, top: int = 15) -> tuple[int, list[tuple[str, int]], lis
     return total, own.most_common(top), inclusive.most_common(top)
 
 
-def print_hotspots(path: Path, top: int = 15) -> None:
+def print_hotspots(path: Path, top: int = 25) -> None:
     """Print the summary of a collapsed-stacks file."""
     total, own, inclusive = hotspots(path, top)
-    print(f"  py-spy: {total:,} samples of one worker ({path})")
+    print(f"  py-spy: {total:,} samples of one worker's event-loop thread ({path})")
     print("  by own time:")
     for name, count in own:
         print(f"    {count * 100 / max(total, 1):5.1f} %  {name}")
