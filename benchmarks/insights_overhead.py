@@ -93,7 +93,7 @@ async def main(args: argparse.Namespace) -> None:
                     ("not counted", ["location_offers"]),
                 ):
                     subject = str(uuid.uuid4())
-                    body = {
+                    body: dict[str, object] = {
                         "subject_id": subject,
                         "notice_version": 1,
                         "purposes": purposes,
@@ -106,7 +106,9 @@ async def main(args: argparse.Namespace) -> None:
                 await asyncio.sleep(1.0)  # let the index feed apply the new deals
                 client.headers.update(auth["app"])
                 cell = format(h3.latlng_to_cell(LAT, LON, 8), "x")
-                bodies = {label: {"subject_id": s, "cell": cell} for label, s in subjects.items()}
+                bodies: dict[str, dict[str, object]] = {
+                    label: {"subject_id": s, "cell": cell} for label, s in subjects.items()
+                }
                 for body in bodies.values():  # warm up
                     await drive(client, body, 500, args.concurrency)
                 results: dict[str, list[float]] = {label: [] for label in bodies}
@@ -130,7 +132,7 @@ async def main(args: argparse.Namespace) -> None:
                 print(f"counter rows written by the background flush: {counter.flushed_rows}")
         now = datetime.now(UTC)
         ids = list(range(served))
-        probe = Counter(lambda sql, params: asyncio.sleep(0, []), 5.0)  # type: ignore[arg-type,return-value]
+        probe = Counter(lambda sql, params: asyncio.sleep(0, []), 5.0)
         cell_int = h3.latlng_to_cell(LAT, LON, 8)
         per_call = min(timeit.repeat(lambda: probe.served(ids, cell_int, now), number=20_000, repeat=5)) / 20_000
         print(f"Counter.served with {served} deals: {per_call * 1e6:.2f} µs a call")

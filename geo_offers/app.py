@@ -13,7 +13,19 @@ from fastapi import FastAPI
 from consent import api as consent_api
 from consent import gate
 from geo_offers import problems
-from geo_offers.api import admin, audit, deals, events, health, insights, offers, problem_docs, stores, subjects
+from geo_offers.api import (
+    admin,
+    audit,
+    bench,
+    deals,
+    events,
+    health,
+    insights,
+    offers,
+    problem_docs,
+    stores,
+    subjects,
+)
 from geo_offers.auth import KeyStore
 from geo_offers.bodylimit import BodyLimitMiddleware
 from geo_offers.clock import Clock, utc_now
@@ -33,7 +45,7 @@ from geo_offers.ratelimit import RateLimiter
 from geo_offers.services import Services
 from geo_offers.settings import Settings
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 SHUTDOWN_STEP_S = 10.0
 
 DESCRIPTION = """
@@ -106,7 +118,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, log:
                 try:
                     await asyncio.wait_for(step(), SHUTDOWN_STEP_S)
                 except TimeoutError:
-                    log.warning("shutdown step did not finish in time", extra={"step": name})
+                    logger.warning("shutdown step did not finish in time", extra={"step": name})
             db.dispose()
 
     app = FastAPI(
@@ -138,6 +150,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, log:
         insights.audit_router,
     ):
         app.include_router(router)
+    if settings.benchmark_routes:
+        app.include_router(bench.router)
     return app
 
 

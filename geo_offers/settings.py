@@ -81,11 +81,19 @@ class Settings(BaseSettings):
         "Off by default: aggregated metrics at /metrics cover operations without per-request records.",
     )
 
+    benchmark_routes: bool = Field(
+        default=False,
+        description="Serve /bench/trivial and /bench/naive-match, the baselines of benchmarks/match.py. "
+        "Never in production.",
+    )
+
     consent: ConsentSettings = Field(default_factory=ConsentSettings)
 
     @model_validator(mode="after")
     def _safe_for_production(self) -> Self:
         if self.environment == "production":
+            if self.benchmark_routes:
+                raise ValueError("GEO_OFFERS_BENCHMARK_ROUTES must not be set in production")
             pepper = self.consent.pepper.get_secret_value()
             if self.consent.uses_dev_pepper or len(pepper) < 32:
                 raise ValueError("GEO_OFFERS_PEPPER must be set to a secret of at least 32 characters in production")
