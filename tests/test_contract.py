@@ -20,7 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from geo_offers.app import create_app
 from geo_offers.db import Database
@@ -96,10 +101,13 @@ def role_headers(contract_database_url: str, contract_app: FastAPI) -> Iterator[
 
 
 def assert_contract(case: schemathesis.Case, response: schemathesis.Response, positive: bool) -> None:
-    """No 5xx; 4xx answers are problem+json with the RFC 9457 members; 2xx answers match their schema."""
-    checks: list[Any] = [not_a_server_error]
+    """No 5xx; every status and content type is documented; 4xx answers are problem+json with the RFC 9457
+    members; valid requests get answers that match their schema, and invalid ones are refused."""
+    checks: list[Any] = [not_a_server_error, status_code_conformance, content_type_conformance]
     if positive:
         checks.append(response_schema_conformance)
+    elif response.status_code != 413:  # too large is a refusal too, one the check does not know
+        checks.append(negative_data_rejection)
     case.validate_response(response, checks=checks)
     status = response.status_code
     assert status < 500, (case.as_curl_command(), response.text)
@@ -139,3 +147,87 @@ def test_operation_honours_the_contract(
         assert_contract(case, response, positive=mode is GenerationMode.POSITIVE)
 
     run()
+
+
+# --- faults the fuzzer found, pinned ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "role", "body"),
+    [
+        ("/v1/admin/merchants", "admin", {"name": "Caf\x00e"}),
+        ("/v1/stores", "merchant", store_body(name="Kaffee\x00bar")),
+        ("/v1/stores", "merchant", store_body(categories=["cafe\x00"])),
+        ("/v1/notices", "admin", {**notice_body(), "texts": {"de": "Hinweis\x00", "en": "Notice"}}),
+        ("/v1/admin/keys", "admin", {"role": "app", "label": "\x00"}),
+    ],
+)
+def test_text_with_a_nul_character_is_refused_not_a_server_error(
+    path: str, role: str, body: dict[str, Any], role_headers: dict[str | None, dict[str, str]], contract_app: FastAPI
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.helpers import assert_problem
+
+    with TestClient(contract_app) as client:
+        assert_problem(client.post(path, json=body, headers=role_headers[role]), 422, "invalid-input")
+
+
+@pytest.mark.parametrize(
+    ("path", "role", "body"),
+    [
+        ("/v1/stores", "merchant", store_body(location={"type": "Point", "coordinates": [False, 0]})),
+        ("/v1/stores", "merchant", store_body(location={"type": "Point", "coordinates": ["13.4", "52.5"]})),
+        ("/v1/admin/keys", "admin", {"role": "merchant", "merchant_id": True}),
+        (
+            "/v1/offers/match",
+            "app",
+            {"subject_id": "6f1c2d9e-8a43-4b7e-9a51-2f0c7d3e4b15", "location": {"lat": True, "lon": 13.4}},
+        ),
+        (
+            "/v1/consents",
+            "app",
+            {
+                "subject_id": "6f1c2d9e-8a43-4b7e-9a51-2f0c7d3e4b15",
+                "notice_version": True,
+                "purposes": ["location_offers"],
+                "source": "onboarding",
+                "locale": "de-DE",
+            },
+        ),
+    ],
+)
+def test_numbers_must_be_json_numbers(
+    path: str, role: str, body: dict[str, Any], role_headers: dict[str | None, dict[str, str]], contract_app: FastAPI
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.helpers import assert_problem
+
+    with TestClient(contract_app) as client:
+        assert_problem(client.post(path, json=body, headers=role_headers[role]), 422, "invalid-input")
+
+
+def test_a_malformed_key_id_is_refused_before_the_database(
+    role_headers: dict[str | None, dict[str, str]], contract_app: FastAPI
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.helpers import assert_problem
+
+    with TestClient(contract_app) as client:
+        assert_problem(
+            client.post("/v1/admin/keys/ab%00cd/revoke", headers=role_headers["admin"]), 422, "invalid-input"
+        )
+        assert_problem(
+            client.post("/v1/admin/keys/0123456789ab/revoke", headers=role_headers["admin"]), 404, "not-found"
+        )
+
+
+def test_the_document_describes_errors_as_problem_json() -> None:
+    document = create_app(Settings(environment="test"), log=False).openapi()
+    assert "HTTPValidationError" not in str(document)
+    for path_item in document["paths"].values():
+        for operation in path_item.values():
+            for status in ("4XX", "5XX"):
+                assert "application/problem+json" in operation["responses"][status]["content"]
