@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from consent.pseudonyms import normalise_subject_id
 from consent.settings import PRECISION_CEILING, PRECISION_FLOOR
-from consent.strict import StrictModel
+from consent.strict import JsonInt, StrictModel
 
 SubjectId = Annotated[
     str,
@@ -32,12 +32,12 @@ LocalisedText = dict[
     Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")],
     Annotated[str, StringConstraints(min_length=1, max_length=20_000)],
 ]
-Precision = Annotated[int, Field(ge=PRECISION_FLOOR, le=PRECISION_CEILING)]
+Precision = Annotated[JsonInt, Field(ge=PRECISION_FLOOR, le=PRECISION_CEILING)]
 
 
 class GrantBody(StrictModel):
     subject_id: SubjectId
-    notice_version: int = Field(ge=1)
+    notice_version: JsonInt = Field(ge=1)
     purposes: list[PurposeId] = Field(min_length=1, max_length=20)
     precision_res: Precision | None = Field(
         default=None, description="Finest H3 resolution the person allows (5 coarse to 8 fine); default 7."
@@ -48,7 +48,7 @@ class GrantBody(StrictModel):
 
 class DeclineBody(StrictModel):
     subject_id: SubjectId
-    notice_version: int = Field(ge=1)
+    notice_version: JsonInt = Field(ge=1)
     purposes: list[PurposeId] | None = Field(
         default=None,
         min_length=1,

@@ -107,7 +107,7 @@ class Matcher:
                     if local is None:
                         local = zones[zone_id] = local_now(now, index.zones[zone_id])
                     second = local.second_of_week
-                    boundary = local.to_utc(second + schedule.next_boundary(second)).timestamp()
+                    boundary = local.horizon(second + schedule.next_boundary(second)).timestamp()
                     end = schedule.end_if_open(second)
                     rendered = None if end is None else b'"' + _iso(local.to_utc(end)).encode() + b'"'
                     memo = windows[(zone_id, schedule_id)] = (boundary, rendered)

@@ -10,6 +10,7 @@ import orjson
 import psycopg2.errors
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -83,8 +84,58 @@ def _validation_errors(error: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An RFC 9457 problem detail; `type` resolves to a description of the problem.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "examples": ["/problems/invalid-input"]},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}, "description": "Schema errors (422 only)."},
+    },
+}
+_PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+_PROBLEM_RESPONSES = {
+    "4XX": {
+        "description": "The request was refused (401 no valid key, 403 wrong role or no consent, 404, 409, 413, "
+        "422 invalid input, 429 rate limited with Retry-After)",
+        "content": _PROBLEM_CONTENT,
+    },
+    "5XX": {"description": "503 with Retry-After while the database is unavailable", "content": _PROBLEM_CONTENT},
+}
+
+
+def document(app: FastAPI) -> None:
+    """Make the OpenAPI document say what the service answers on errors: problem+json, on every operation.
+
+    FastAPI would document a 422 as `application/json` with its own error shape, which this service never sends.
+    """
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        schemas["Problem"] = PROBLEM_SCHEMA
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                responses.update(_PROBLEM_RESPONSES)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
-    """Register the handlers on ``app``."""
+    """Register the handlers on ``app`` and document them in its OpenAPI document."""
+    document(app)
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, error: DomainError) -> Response:

@@ -103,9 +103,41 @@ class LocalNow:
     second_of_week: int
 
     def to_utc(self, second_of_week: int) -> datetime:
-        """The instant when the local wall clock shows ``second_of_week`` (this week, or the next if later)."""
-        wall = self.local.replace(tzinfo=None) + timedelta(seconds=second_of_week - self.second_of_week)
-        return wall.replace(tzinfo=self.local.tzinfo).astimezone(UTC)
+        """The first instant from now on when the local wall clock shows ``second_of_week`` (this week, or the
+        next if later); when the clocks spring forward over that time, the instant of the switch."""
+        wall = self.local.replace(tzinfo=UTC) + timedelta(seconds=second_of_week - self.second_of_week)
+        offset = self.local.utcoffset() or timedelta()
+        candidate = wall - offset  # exact while the zone keeps its current UTC offset
+        switch = _offset_switch(self.local, candidate)
+        if switch is None:
+            return candidate
+        after = switch.astimezone(self.local.tzinfo).utcoffset() or timedelta()
+        return max(switch, wall - after)
+
+    def horizon(self, second_of_week: int) -> datetime:
+        """The instant to re-evaluate at: the wall clock reaching ``second_of_week``, or the next switch of the
+        zone's UTC offset if that comes first (after it, a wall time may come round again or never come)."""
+        target = self.to_utc(second_of_week)
+        switch = _offset_switch(self.local, target)
+        return target if switch is None else min(target, switch)
+
+
+def _offset_switch(start: datetime, stop: datetime) -> datetime | None:
+    """The first instant in ``(start, stop]`` (to the second) at which the zone of ``start`` changes its UTC
+    offset, or None. Zones switch at most twice a year, so one switch within a week is all there can be."""
+    zone_info = start.tzinfo
+    offset = start.utcoffset()
+    low = start.astimezone(UTC)
+    high = stop.astimezone(UTC)
+    if high <= low or high.astimezone(zone_info).utcoffset() == offset:
+        return None
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) // 2
+        if middle.astimezone(zone_info).utcoffset() == offset:
+            low = middle
+        else:
+            high = middle
+    return high.replace(microsecond=0)
 
 
 def local_now(now: datetime, tz_name: str) -> LocalNow:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from geo_offers import keys as key_repo
 from geo_offers import merchants as merchant_repo
@@ -20,6 +20,7 @@ from geo_offers.schemas.admin import (
 )
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
+KeyId = Annotated[str, Path(pattern=r"^[0-9a-f]{12}$", description="The 12 hex digits after `gok_`.")]
 
 
 @router.post("/merchants", status_code=status.HTTP_201_CREATED)
@@ -57,7 +58,7 @@ def list_keys(session: SessionDep, _: AdminKey) -> KeyList:
 
 
 @router.post("/keys/{key_id}/revoke")
-def revoke_key(key_id: str, session: SessionDep, services: ServicesDep, _: AdminKey) -> KeyPublic:
+def revoke_key(key_id: KeyId, session: SessionDep, services: ServicesDep, _: AdminKey) -> KeyPublic:
     """Revoke a key: it stops working on the next request, on every instance."""
     row = key_repo.revoke_key(session, key_id, services.clock())
     session.commit()

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from consent.strict import StrictModel
+from consent.strict import JsonInt, StrictModel
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -29,7 +29,7 @@ class MerchantList(BaseModel):
 
 class KeyCreate(StrictModel):
     role: Literal["app", "merchant", "dpo", "admin"]
-    merchant_id: int | None = Field(default=None, ge=1, description="Required for, and only for, merchant keys.")
+    merchant_id: JsonInt | None = Field(default=None, ge=1, description="Required for, and only for, merchant keys.")
     label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
 
     @model_validator(mode="after")

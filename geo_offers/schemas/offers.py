@@ -7,15 +7,15 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from consent.schemas import SubjectId
-from consent.strict import StrictModel
+from consent.strict import JsonFloat, JsonInt, StrictModel
 from geo_offers.categories import Category
 
 
 class LatLon(StrictModel):
     """A precise position; it is snapped to the consented H3 cell at once and never stored or logged."""
 
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
-    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    lat: JsonFloat = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: JsonFloat = Field(ge=-180, le=180, allow_inf_nan=False)
 
 
 class MatchRequest(StrictModel):
@@ -30,7 +30,7 @@ class MatchRequest(StrictModel):
     categories: list[Category] | None = Field(
         default=None, min_length=1, max_length=14, description="Only these categories, in order of preference."
     )
-    limit: int = Field(default=10, ge=1, le=50)
+    limit: JsonInt = Field(default=10, ge=1, le=50)
 
     @model_validator(mode="after")
     def _one_position(self) -> MatchRequest:

@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from consent.strict import StrictModel
+from consent.strict import JsonFloat, JsonInt, StrictModel
 from geo_offers.categories import Category
 from geo_offers.geometry import MAX_RADIUS_M, MIN_RADIUS_M
 from geo_offers.schedule import DAYS, parse_clock
@@ -45,7 +45,7 @@ class PointIn(StrictModel):
     """A GeoJSON Point, [lon, lat]."""
 
     type: Literal["Point"]
-    coordinates: list[float] = Field(min_length=2, max_length=2, examples=[[13.405, 52.52]])
+    coordinates: list[JsonFloat] = Field(min_length=2, max_length=2, examples=[[13.405, 52.52]])
 
     @field_validator("coordinates")
     @classmethod
@@ -124,7 +124,7 @@ class Window(StrictModel):
 
 
 class RadiusArea(StrictModel):
-    radius_m: int = Field(ge=MIN_RADIUS_M, le=MAX_RADIUS_M)
+    radius_m: JsonInt = Field(ge=MIN_RADIUS_M, le=MAX_RADIUS_M)
 
 
 class GeoJSONArea(StrictModel):
@@ -143,7 +143,7 @@ def _windows_unique(windows: list[Window]) -> list[Window]:
 
 
 class DealCreate(StrictModel):
-    store_id: int = Field(ge=1)
+    store_id: JsonInt = Field(ge=1)
     title: Title
     description: Description = ""
     category: Category
@@ -152,7 +152,7 @@ class DealCreate(StrictModel):
     valid_until: AwareDatetime
     windows: Annotated[list[Window], AfterValidator(_windows_unique)] = Field(default_factory=list)
     status: Status = "draft"
-    max_redemptions: int | None = Field(default=None, ge=1, le=100_000_000)
+    max_redemptions: JsonInt | None = Field(default=None, ge=1, le=100_000_000)
 
     @model_validator(mode="after")
     def _validity(self) -> DealCreate:
@@ -162,7 +162,7 @@ class DealCreate(StrictModel):
 
 
 class DealUpdate(StrictModel):
-    store_id: int | None = Field(default=None, ge=1)
+    store_id: JsonInt | None = Field(default=None, ge=1)
     title: Title | None = None
     description: Description | None = None
     category: Category | None = None
@@ -171,7 +171,7 @@ class DealUpdate(StrictModel):
     valid_until: AwareDatetime | None = None
     windows: Annotated[list[Window], AfterValidator(_windows_unique)] | None = None
     status: Status | None = None
-    max_redemptions: int | None = Field(default=None, ge=1, le=100_000_000)
+    max_redemptions: JsonInt | None = Field(default=None, ge=1, le=100_000_000)
 
 
 class DealPublic(BaseModel):
