@@ -42,16 +42,13 @@ _APPEND = text(
 )
 
 
-# The same append and COMMIT in one round trip (see ``append_and_commit``). The transaction commits without
-# waiting for its WAL flush, so the ledger head's row lock is released before the disk is touched; a second,
-# empty transaction that owns a transaction id (opened here, committed by the caller) commits synchronously,
-# which returns only once the WAL is flushed past both commit records. Concurrent writers share those flushes
-# (group commit), and
-# nothing is acknowledged before it is durable: a crash before the flush loses a suffix of the chain that no
-# client was told about, never a middle part. The event's position is left in a session setting and read by
-# the last statement, because a multi-statement query answers only its last statement's result.
+# The same append and COMMIT in one round trip (see ``append_and_commit``). The event's position is left in a
+# session setting and read by the last statement, because a multi-statement query answers only its last
+# statement's result; the closing BEGIN opens an empty transaction for the session's own COMMIT to end.
+# (Committing without waiting for the WAL flush and flushing afterwards looked faster, but PostgreSQL commits a
+# transaction that wrote no WAL of its own asynchronously, so the later flush was not guaranteed: the
+# durability test in tests/faults caught acknowledged grants lost by a crash. The commit here is synchronous.)
 _APPEND_AND_COMMIT = """
-    SET LOCAL synchronous_commit = off;
     WITH head AS (
         UPDATE ledger_head
            SET seq = seq + 1, prev_hash = hash, hash = sha256(hash || convert_to(CAST(%(canonical)s AS text), 'UTF8'))
@@ -68,7 +65,6 @@ _APPEND_AND_COMMIT = """
     SELECT set_config('consent.appended', ins.seq::text || ':' || encode(ins.hash, 'hex'), false) FROM ins;
     COMMIT;
     BEGIN;
-    SELECT txid_current();
     SELECT current_setting('consent.appended')
 """
 
@@ -138,10 +134,9 @@ def append_and_commit(session: Session, document: dict[str, Any], occurred_at: d
     """Append one event and commit the session's transaction in one round trip to the server.
 
     The append takes the ledger head's row lock, which every other writer waits for until this transaction
-    ends; sending COMMIT with it, and not waiting for the disk while holding it, keeps that wait to the
-    server's own work, which is what bounds the write rate of the whole service. Must be the last write of
-    the transaction. The event is durable once the caller's own COMMIT returns (it waits for the WAL flush),
-    so acknowledge only after that, as every transaction must anyway.
+    ends; sending COMMIT with it keeps that wait to the server's own work (no client round trip or Python
+    scheduling inside it), which is what bounds the write rate of the whole service. The event is durable
+    when this returns. Must be the last write of the transaction.
     """
     canonical = canonical_json(document)
     connection = session.connection()

@@ -61,6 +61,8 @@ def translate_db_error(error: Exception) -> DomainError | None:
         return Conflict("the change refers to an object that does not exist or is still referred to")
     if isinstance(orig, (psycopg2.errors.CheckViolation, psycopg2.errors.NotNullViolation)):
         return InvalidInput("the values break a rule of the data model")
+    if isinstance(orig, psycopg2.errors.DataError):  # a time zone offset or a date beyond what the database holds
+        return InvalidInput("a value is outside the range the database accepts")
     if isinstance(orig, psycopg2.errors.QueryCanceled):
         return ServiceUnavailable("the database took too long to answer; retry shortly")
     if isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError)) or isinstance(

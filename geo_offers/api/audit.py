@@ -5,11 +5,12 @@ record and the access log. Every call is logged (key id, route, time) in the tra
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AfterValidator
 from starlette.responses import StreamingResponse
 
 from consent import audit, checkpoints, export, notices, summary
@@ -33,6 +34,16 @@ from geo_offers.schemas.audit import (
     VerifyOut,
 )
 from geo_offers.signing import trusted_public_key
+
+
+def _to_utc(moment: datetime) -> datetime:
+    # Any offset Python accepts (up to ±23:59) is turned into UTC, which the database always accepts.
+    if moment.tzinfo is None:
+        raise ValueError("times need an offset, such as 2026-11-01T00:00:00Z")
+    return moment.astimezone(UTC)
+
+
+UtcTime = Annotated[datetime, AfterValidator(_to_utc)]
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -63,8 +74,8 @@ def _aware(moment: datetime | None, name: str) -> datetime | None:
 
 
 def event_filter(
-    since: Annotated[datetime | None, Query(description="Events at or after this time (with offset).")] = None,
-    until: Annotated[datetime | None, Query(description="Events before this time (with offset).")] = None,
+    since: Annotated[UtcTime | None, Query(description="Events at or after this time (with offset).")] = None,
+    until: Annotated[UtcTime | None, Query(description="Events before this time (with offset).")] = None,
     type: Annotated[list[EventType] | None, Query(description="Event types (repeatable).")] = None,
     purpose: Annotated[PurposeId | None, Query()] = None,
     notice_version: Annotated[int | None, Query(ge=1, le=2_000_000_000)] = None,
@@ -230,8 +241,8 @@ def access_log(
     session: SessionDep,
     after: After = 0,
     limit: Limit = 100,
-    since: Annotated[datetime | None, Query()] = None,
-    until: Annotated[datetime | None, Query()] = None,
+    since: Annotated[UtcTime | None, Query()] = None,
+    until: Annotated[UtcTime | None, Query()] = None,
     key_id: Annotated[str | None, Query(pattern=r"^[0-9a-f]{12}$")] = None,
 ) -> AccessPage:
     """Who (which key) called which audit route, and when; this call included."""
