@@ -98,8 +98,9 @@ class IndexFeed:
             seen.add(rec.deal_id)
             touched.extend(index.upsert(rec))
         for deal_id in deal_ids - seen:  # paused, ended, deleted, past its time or used up
-            touched.extend(index.remove(deal_id))
-        self.matcher.changed(touched)
+            index.remove(deal_id)
+        # new coverage: every answer there may gain the deal; old coverage: only answers serving it change
+        self.matcher.changed(touched, deal_ids | seen)
         self.applied += len(payloads)
         if index.needs_rebuild():
             await self.reload()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -76,12 +78,23 @@ def load_index(
             cur.itersize = 20_000
             cur.execute(_SELECT, {"cutoff": cutoff})
             for n, row in enumerate(cur, 1):
-                index.upsert(record(row))
+                index.add(record(row))
                 if progress is not None and n % 100_000 == 0:
                     progress(n)
     finally:
         conn.close()
+    index.freeze()
+    release_free_memory()
     return index
+
+
+def release_free_memory() -> None:
+    """Hand memory freed by the load (rows, sort buffers) back to the system (glibc keeps it otherwise)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 def ids_from(payloads: Iterable[str]) -> tuple[set[int], set[int]]:

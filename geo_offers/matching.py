@@ -8,14 +8,19 @@ always the answer the index would compute now.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from geo_offers.categories import CATEGORIES
-from geo_offers.cells import band_rank, cell_str, cells_at, centre, distance_band, distance_m, resolution
+from geo_offers.cells import DISTANCE_BANDS, EARTH_RADIUS_M, cell_str, centre, distance_band, resolution
 from geo_offers.index import DealIndex, ancestors
-from geo_offers.schedule import LocalNow, local_now
+from geo_offers.schedule import local_now
 
 MAX_TTL_S = 300.0
 _CATEGORY_CODE = {name: code for code, name in enumerate(CATEGORIES)}
@@ -38,8 +43,14 @@ class Matcher:
         self.index = index
         self._max = max_entries
         self._coarsest = coarsest_res
-        self._cache: dict[tuple[int, tuple[str, ...], int], Answer] = {}
-        self._keys_by_cell: dict[int, set[tuple[int, tuple[str, ...], int]]] = {}
+        self._cache: dict[Key, Answer] = {}
+        self._keys_by_cell: dict[int, set[Key]] = {}
+        self._keys_by_deal: dict[int, set[Key]] = {}
+        # per (time zone, schedule) pair of the index: open now, until when that holds, the open window's end
+        self._open = np.zeros(0, dtype=bool)
+        self._fresh_until = np.zeros(0)
+        self._evaluated_at = np.zeros(0)
+        self._ends: list[bytes] = []
         self.hits = 0
         self.misses = 0
 
@@ -48,12 +59,29 @@ class Matcher:
         self.index = index
         self._cache.clear()
         self._keys_by_cell.clear()
+        self._keys_by_deal.clear()
+        self._open = np.zeros(0, dtype=bool)
+        self._fresh_until = np.zeros(0)
+        self._evaluated_at = np.zeros(0)
+        self._ends = []
 
-    def changed(self, cells: Iterable[int]) -> None:
-        """Drop cached answers of every cell that contains one of ``cells`` (coverage cells of a change)."""
+    def changed(self, cells: Iterable[int], deal_ids: Iterable[int] = ()) -> None:
+        """Drop cached answers that a change can alter: those of every cell containing one of ``cells`` (the
+        new coverage of changed deals) and those serving one of ``deal_ids`` (changed or removed deals)."""
         for cell in ancestors(cells, self.index.res, self._coarsest):
-            for key in self._keys_by_cell.pop(cell, ()):
-                self._cache.pop(key, None)
+            for key in list(self._keys_by_cell.get(cell, ())):
+                self._forget(key)
+        for deal_id in deal_ids:
+            for key in list(self._keys_by_deal.get(deal_id, ())):
+                self._forget(key)
+
+    def _forget(self, key: Key) -> None:
+        answer = self._cache.pop(key, None)
+        if answer is None:
+            return
+        _discard(self._keys_by_cell, key[0], key)
+        for deal_id in answer.deal_ids:
+            _discard(self._keys_by_deal, deal_id, key)
 
     def match(self, cell: int, categories: tuple[str, ...], limit: int, now: datetime) -> Answer:
         """The answer for a cell already coarsened to the consented resolution."""
@@ -65,67 +93,122 @@ class Matcher:
             return cached
         self.misses += 1
         answer = self._compute(cell, categories, limit, now, now_ts)
+        if cached is not None:
+            self._forget(key)
+        if self._max <= 0:
+            return answer
         if len(self._cache) >= self._max:
-            for old in list(self._cache)[: self._max // 4]:  # oldest quarter; lost keys are re-made on demand
-                del self._cache[old]
+            for old in list(self._cache)[: max(1, self._max // 4)]:  # oldest quarter; re-made on demand
+                self._forget(old)
         self._cache[key] = answer
         self._keys_by_cell.setdefault(cell, set()).add(key)
+        for deal_id in answer.deal_ids:
+            self._keys_by_deal.setdefault(deal_id, set()).add(key)
         return answer
 
     def _compute(self, cell: int, categories: tuple[str, ...], limit: int, now: datetime, now_ts: float) -> Answer:
         index = self.index
-        slots = index.candidates(cells_at(cell, index.res))
-        clat, clon = centre(cell)
-        preference = {_CATEGORY_CODE[c]: rank for rank, c in enumerate(categories)}
+        slots = index.candidates(cell)
         expires = now_ts + MAX_TTL_S
-        zones: dict[int, LocalNow] = {}
-        windows: dict[tuple[int, int], tuple[float, bytes | None]] = {}
-        ranked: list[tuple[int, int, float, int, bytes]] = []
-        for slot in slots:
-            rank = 0
-            if preference:
-                code = preference.get(index.category[slot])
-                if code is None:
-                    continue
-                rank = code
-            valid_from = index.valid_from[slot]
-            if now_ts < valid_from:
-                expires = min(expires, valid_from)
-                continue
-            valid_until = index.valid_until[slot]
-            if now_ts >= valid_until:
-                continue
-            expires = min(expires, valid_until)
-            schedule_id = index.schedule[slot]
-            schedule = index.schedules[schedule_id]
-            window_end = b"null"
-            if not schedule.always:
-                zone_id = index.zone[slot]
-                memo = windows.get((zone_id, schedule_id))
-                if memo is None:
-                    local = zones.get(zone_id)
-                    if local is None:
-                        local = zones[zone_id] = local_now(now, index.zones[zone_id])
-                    second = local.second_of_week
-                    boundary = local.horizon(second + schedule.next_boundary(second)).timestamp()
-                    end = schedule.end_if_open(second)
-                    rendered = None if end is None else b'"' + _iso(local.to_utc(end)).encode() + b'"'
-                    memo = windows[(zone_id, schedule_id)] = (boundary, rendered)
-                boundary, rendered = memo
-                expires = min(expires, boundary)
-                if rendered is None:
-                    continue
-                window_end = rendered
-            metres = distance_m(clat, clon, index.lat[slot], index.lon[slot])
-            ranked.append((band_rank(metres), rank, metres, slot, window_end))
-        ranked.sort()
-        top = ranked[:limit]
+        rank: Any = _NO_RANK
+        if categories:
+            table = np.full(256, -1, dtype=np.int16)
+            for position, name in enumerate(categories):
+                table[_CATEGORY_CODE[name]] = position
+            ranks = table[index.category[slots]]
+            keep = ranks >= 0
+            slots, rank = slots[keep], ranks[keep]
+        valid_from = index.valid_from[slots]
+        not_yet = valid_from > now_ts
+        if not_yet.any():
+            expires = min(expires, float(valid_from[not_yet].min()))
+        valid_until = index.valid_until[slots]
+        live = ~not_yet & (valid_until > now_ts)
+        if not live.all():
+            slots = slots[live]
+            valid_until = valid_until[live]
+            if categories:
+                rank = rank[live]
+        if len(slots):
+            expires = min(expires, float(valid_until.min()))
+        # weekly windows: one state per (time zone, schedule) pair, shared by all answers until its next boundary
+        timing = index.timing[slots]
+        self._grow_windows()
+        stale = (self._fresh_until[timing] <= now_ts) | (self._evaluated_at[timing] > now_ts)
+        if stale.any():
+            self._refresh_windows(np.unique(timing[stale]), now, now_ts)
+        if len(timing):
+            expires = min(expires, float(self._fresh_until[timing].min()))
+        opened = self._open[timing]
+        if not opened.all():
+            slots, timing = slots[opened], timing[opened]
+            if categories:
+                rank = rank[opened]
+        clat, clon = centre(cell)
+        metres = _haversine(clat, clon, index.lat[slots], index.lon[slots])
+        band = np.searchsorted(_BAND_LIMITS, metres, side="right")
+        # (band, category preference, distance) in one float: metres < 2e7, preference < 20 categories
+        order_key = band * 4e8 + rank * 2e7 + metres
+        if len(order_key) > 4 * limit:  # only what can reach the top, in slot order, then a stable sort
+            within = np.flatnonzero(order_key <= np.partition(order_key, limit - 1)[limit - 1])
+            top = within[np.argsort(order_key[within], kind="stable")[:limit]].tolist()
+        else:
+            top = np.argsort(order_key, kind="stable")[:limit].tolist()
+        chosen = slots[top].tolist()
+        ends = self._ends
         offers = b",".join(
-            index.fragments[slot] + b',"distance_band":"' + _BANDS[band] + b'","window_ends_at":' + end + b"}"
-            for band, _, _, slot, end in top
+            index.fragment(slot) + b',"distance_band":"' + _BANDS[b] + b'","window_ends_at":' + ends[t] + b"}"
+            for slot, b, t in zip(chosen, band[top].tolist(), timing[top].tolist(), strict=True)
         )
         body = b'{"cell":"%s","resolution":%d,"offers":[%s]}' % (cell_str(cell).encode(), resolution(cell), offers)
-        return Answer(body, tuple(index.ids[slot] for _, _, _, slot, _ in top), expires)
+        return Answer(body, tuple(index.ids[chosen].tolist()), expires)
+
+    def _grow_windows(self) -> None:
+        known = len(self._open)
+        wanted = len(self.index.timings)
+        if wanted > known:
+            more = max(wanted, 2 * known) - known
+            self._open = np.concatenate((self._open, np.zeros(more, dtype=bool)))
+            self._fresh_until = np.concatenate((self._fresh_until, np.zeros(more)))
+            self._evaluated_at = np.concatenate((self._evaluated_at, np.zeros(more)))
+            self._ends.extend([b"null"] * more)
+
+    def _refresh_windows(self, timings: npt.NDArray[np.uint32], now: datetime, now_ts: float) -> None:
+        """Evaluate the named (time zone, schedule) pairs at ``now``: open or not, the end of the open window,
+        and until when that holds (the next boundary; a schedule's state only changes there)."""
+        for timing in timings.tolist():
+            zone, schedule = self.index.timings[timing]
+            if schedule.always:
+                self._open[timing], self._fresh_until[timing], self._evaluated_at[timing] = True, math.inf, -math.inf
+                continue
+            self._evaluated_at[timing] = now_ts
+            local = local_now(now, zone)
+            second = local.second_of_week
+            self._fresh_until[timing] = local.horizon(second + schedule.next_boundary(second)).timestamp()
+            end = schedule.end_if_open(second)
+            self._open[timing] = end is not None
+            self._ends[timing] = b"null" if end is None else b'"' + _iso(local.to_utc(end)).encode() + b'"'
+
+
+Key = tuple[int, tuple[str, ...], int]
+_NO_RANK = 0
+_BAND_LIMITS = np.array([limit for limit, _ in DISTANCE_BANDS])
+
+
+def _discard(mapping: dict[int, set[Key]], name: int, key: Key) -> None:
+    keys = mapping.get(name)
+    if keys is not None:
+        keys.discard(key)
+        if not keys:
+            del mapping[name]
+
+
+def _haversine(lat: float, lon: float, lats: npt.NDArray[np.float64], lons: npt.NDArray[np.float64]) -> Any:
+    """Great-circle distances in metres from one point to many (the same formula as ``cells.distance_m``)."""
+    p1 = math.radians(lat)
+    p2 = np.radians(lats)
+    a = np.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(np.radians(lons - lon) / 2) ** 2
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
 
 
 def _iso(moment: datetime) -> str:

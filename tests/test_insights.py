@@ -73,7 +73,7 @@ class Shop:
         response = self.client.post("/v1/deals", json=deal_body(self.store_id, **deal), headers=self.headers)
         assert response.status_code == 201, response.text
         deal_id = int(response.json()["id"])
-        wait_until(lambda: deal_id in services(self.client).matcher.index.slot_of)
+        wait_until(lambda: deal_id in services(self.client).matcher.index)
         return deal_id
 
     def subject(self, purposes: list[str] | None = None) -> str:

@@ -38,7 +38,7 @@ def wait_until(check: Callable[[], bool], timeout: float = 3.0) -> None:
 def indexed(client: TestClient, deal_id: int) -> bool:
     """Whether the app's in-memory index holds the deal (changes arrive asynchronously by NOTIFY)."""
     services = client.app.state.services  # type: ignore[attr-defined]
-    return deal_id in services.matcher.index.slot_of
+    return deal_id in services.matcher.index
 
 
 @pytest.fixture
