@@ -18,10 +18,16 @@ from sqlalchemy.orm import Session
 from consent.pseudonyms import pseudonym
 
 #: Active, unexpired consents of the given pseudonyms whose notice version is not below the purpose's floor.
+#: The plan is pinned to "each pseudonym by its key, then that subject's few state rows by their key": the
+#: LATERAL ... OFFSET 0 keeps the planner from starting at consent_state (which it did with statistics gathered
+#: while the table was small: a scan of every active consent per lookup, 6-10 ms instead of 0.05 ms).
 GATE_SQL = """
 SELECT l.pseudonym, s.purpose, s.precision_res
   FROM subject_links l
-  JOIN consent_state s ON s.tag = l.tag
+ CROSS JOIN LATERAL (SELECT c.purpose, c.precision_res, c.status, c.expires_at, c.notice_version
+                       FROM consent_state c
+                      WHERE c.tag = l.tag
+                     OFFSET 0) s
   LEFT JOIN purpose_floors f ON f.purpose = s.purpose
  WHERE l.pseudonym = ANY(%(aliases)s)
    AND s.status = 'active'
