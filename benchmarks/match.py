@@ -86,8 +86,12 @@ def bench_size(args: argparse.Namespace, url: str, deals: int, token: str, bodie
     print(f"  match / naive   = {factor:.1f}  (target >= {TARGET_NAIVE_FACTOR:g}: {report.verdict(factor >= 3)})")
     print(f"  match p99       = {p99:.2f} ms  (target < {TARGET_P99_MS:g} ms: {report.verdict(p99 < 10)})")
     for m in memory:
-        verdict = report.verdict(m.hwm_mib < TARGET_RSS_MIB)
-        print(f"  worker {m.pid}: RSS {m.rss_mib:,.0f} MiB, peak {m.hwm_mib:,.0f} MiB  (target < 600: {verdict})")
+        # The target is the RSS with the index loaded; the peak (VmHWM) includes the load's sort buffers.
+        verdict = report.verdict(m.rss_mib < TARGET_RSS_MIB)
+        print(
+            f"  worker {m.pid}: RSS {m.rss_mib:,.0f} MiB (target < 600: {verdict}), "
+            f"peak during the load {m.hwm_mib:,.0f} MiB"
+        )
     if stacks is not None:
         profile.print_hotspots(stacks)
     elif args.profile:
@@ -117,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cells", type=int, default=20_000, help="distinct match requests cycled through")
     parser.add_argument("--database", default="geo_offers_bench_match")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--without-analytics",
+        action="store_true",
+        help="subjects grant location_offers only, so nothing is counted (to measure what counting costs)",
+    )
     parser.add_argument("--profile", action="store_true", help="also record one worker with py-spy under load")
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
@@ -127,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     url = fresh_database(args.database)
     try:
         pool = subjects.subject_ids(args.subjects, seed=11)
-        subjects.grant_all(url, pool)
+        purposes = ("location_offers",) if args.without_analytics else subjects.PURPOSES
+        subjects.grant_all(url, pool, purposes=purposes)
         token = subjects.app_key(url)
         bodies = match_bodies(pool, args.cells, seed=12)
         loaded = 0

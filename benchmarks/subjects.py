@@ -14,7 +14,7 @@ from geo_offers import merchants as merchant_repo
 from geo_offers.db import Database
 from geo_offers.settings import Settings
 
-PURPOSES = ["location_offers", "offer_analytics"]
+PURPOSES = ("location_offers", "offer_analytics")
 
 
 def _settings(url: str) -> Settings:
@@ -46,8 +46,8 @@ def notice_version(url: str) -> int:
         db.dispose()
 
 
-def grant_all(url: str, subjects: list[str], precision_res: int = 7) -> None:
-    """Grant both purposes for every subject through the consent module (ledger events included)."""
+def grant_all(url: str, subjects: list[str], precision_res: int = 7, purposes: tuple[str, ...] = PURPOSES) -> None:
+    """Grant ``purposes`` (default both) for every subject through the consent module (ledger events included)."""
     settings = _settings(url)
     version = notice_version(url)
     db = Database(settings)
@@ -56,7 +56,7 @@ def grant_all(url: str, subjects: list[str], precision_res: int = 7) -> None:
             with db.transaction() as session:
                 now = datetime.now(UTC)
                 for subject in subjects[start : start + 500]:
-                    request = Decision(subject, version, PURPOSES, "benchmark", "de-DE", False, precision_res)
+                    request = Decision(subject, version, list(purposes), "benchmark", "de-DE", False, precision_res)
                     decisions.grant(session, settings.consent, request, now)
     finally:
         db.dispose()
