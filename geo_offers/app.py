@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -105,6 +106,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, log:
             await asyncio.wait_for(listener.settled.wait(), settings.index_load_timeout_s)
             if listener.connected:
                 await asyncio.wait_for(feed.ready.wait(), settings.index_load_timeout_s)
+        if settings.gc_freeze:
+            # What start-up built (modules, routes, settings, the index's bookkeeping) lives as long as the
+            # worker: keep it out of the collector's passes, which otherwise scan it all at every full pass.
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:

@@ -101,7 +101,7 @@ def clock() -> FakeClock:
 
 def make_settings(url: str, **overrides: object) -> Settings:
     """Test settings for a database URL."""
-    return Settings(environment="test", database_url=url, **overrides)  # type: ignore[arg-type]
+    return Settings(environment="test", database_url=url, **{"gc_freeze": False, **overrides})  # type: ignore[arg-type]
 
 
 @pytest.fixture
