@@ -3,8 +3,8 @@
 Memory is what limits a worker with a million deals (16 million coverage cells), so nothing here is a Python
 object per deal or per cell:
 
-- per-deal columns are numpy arrays indexed by *slot* (grown by doubling), the offers' pre-rendered JSON
-  fragments one byte pool with offsets;
+- per-deal columns are numpy arrays indexed by *slot* (grown by doubling); the offers' pre-rendered JSON lives
+  in two byte pools with offsets, one for each deal's own part and one for store parts (stored once per store);
 - the cell map is a compressed sparse row (CSR) table built once per full load: coverage cells sorted (as the
   31 meaningful bits of a resolution-8 index), offsets, and the slots of each cell; a second CSR holds the
   parents one resolution up, so the usual query (a resolution-7 cell) is one binary search and one slice,
