@@ -8,8 +8,11 @@ with them set to 6: a B-tree range scan finds them.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import h3.api.basic_int as h3
+import numpy as np
+import numpy.typing as npt
 
 from consent.errors import InvalidInput
 
@@ -59,6 +62,17 @@ def descendant_range(cell: int, res: int) -> tuple[int, int]:
     return low, high
 
 
+def compact(cell: int, res: int) -> int:
+    """The meaningful bits of a cell at resolution ``res`` (base cell and digits 1..res); keeps the order."""
+    return (cell >> ((15 - res) * _DIGIT_BITS)) & ((1 << (7 + _DIGIT_BITS * res)) - 1)
+
+
+def expand(code: int, res: int) -> int:
+    """The H3 index of a compacted cell (inverse of ``compact``)."""
+    unused = (1 << ((15 - res) * _DIGIT_BITS)) - 1
+    return (1 << 59) | (res << _RES_SHIFT) | (code << ((15 - res) * _DIGIT_BITS)) | unused
+
+
 def cells_at(cell: int, res: int) -> list[int]:
     """The cell mapped to resolution ``res``: its children there, or its ancestor."""
     own = resolution(cell)
@@ -75,12 +89,12 @@ def centre(cell: int) -> tuple[float, float]:
     return float(lat), float(lon)
 
 
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+def distances_m(lat: float, lon: float, lats: npt.NDArray[np.float64], lons: npt.NDArray[np.float64]) -> Any:
+    """Great-circle distances in metres (haversine) from one point to many."""
+    p1 = math.radians(lat)
+    p2 = np.radians(lats)
+    a = np.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(np.radians(lons - lon) / 2) ** 2
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
 
 
 DISTANCE_BANDS = ((1_000.0, "under_1km"), (3_000.0, "1_to_3km"), (10_000.0, "3_to_10km"))
@@ -92,11 +106,3 @@ def distance_band(metres: float) -> str:
         if metres < limit:
             return label
     return "over_10km"
-
-
-def band_rank(metres: float) -> int:
-    """0 for the nearest band, 3 for the farthest."""
-    for rank, (limit, _) in enumerate(DISTANCE_BANDS):
-        if metres < limit:
-            return rank
-    return len(DISTANCE_BANDS)

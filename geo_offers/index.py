@@ -20,7 +20,7 @@ when dead slots or the overlays grow large. The index itself never talks to the 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,10 +31,10 @@ import numpy.typing as npt
 import orjson
 
 from geo_offers.categories import CATEGORIES
+from geo_offers.cells import cells_at, coarsen, compact, resolution
 from geo_offers.schedule import Schedule, compile_windows
 
 _CATEGORY_CODE = {name: code for code, name in enumerate(CATEGORIES)}
-_RES_SHIFT = 52
 _EMPTY = np.zeros(0, dtype=np.int32)
 _CHUNK = 1 << 20
 
@@ -77,17 +77,6 @@ def render_store(record: DealRecord) -> bytes:
     """The store's part of an offer's JSON (``"store":{...}``), shared by the deals of a store."""
     store = {"id": record.store_id, "name": record.store_name, "address": record.store_address}
     return b'"store":' + orjson.dumps(store)
-
-
-def compact(cell: int, res: int) -> int:
-    """The meaningful bits of a cell at resolution ``res`` (base cell and digits 1..res); keeps the order."""
-    return (cell >> ((15 - res) * 3)) & ((1 << (7 + 3 * res)) - 1)
-
-
-def expand(code: int, res: int) -> int:
-    """The H3 index of a compacted cell (inverse of ``compact``)."""
-    unused = (1 << ((15 - res) * 3)) - 1
-    return (1 << 59) | (res << _RES_SHIFT) | (code << ((15 - res) * 3)) | unused
 
 
 class _Csr:
@@ -244,9 +233,15 @@ class DealIndex:
         """An offer's JSON without its closing brace (the match adds the distance band and window end)."""
         text_end = int(self.text_start[slot + 1]) if slot + 1 < self.size else len(self._texts)
         store = int(self.store_start[slot])
-        text = bytes(self._texts[int(self.text_start[slot]) : text_end])
-        store_part = bytes(self._stores[store : store + int(self.store_len[slot])])
-        return b'{"deal_id":%d,%b,%b' % (int(self.ids[slot]), text, store_part)
+        texts, stores = memoryview(self._texts), memoryview(self._stores)
+        return b"".join(
+            (
+                b'{"deal_id":%d,' % int(self.ids[slot]),
+                texts[int(self.text_start[slot]) : text_end],
+                b",",
+                stores[store : store + int(self.store_len[slot])],
+            )
+        )
 
     def _codes(self, cells: Iterable[int]) -> list[int]:
         res = self.res
@@ -351,9 +346,9 @@ class DealIndex:
     def candidates(self, cell: int) -> Slots:
         """Live slots, ascending and each once, whose coverage touches ``cell`` (any resolution)."""
         res = self.res
-        own = int((cell >> _RES_SHIFT) & 0xF)
+        own = resolution(cell)
         if own >= res:
-            code = compact(cell if own == res else int(h3.cell_to_parent(cell, res)), res)
+            code = compact(coarsen(cell, res), res)
             found = self.fine.exact(code)
             extra = self._fine_extra.get(code)
             merge = False
@@ -367,8 +362,8 @@ class DealIndex:
             shift = 3 * (res - 1 - own)
             found = self.coarse.between(code << shift, (code + 1) << shift)
             extra = []
-            for child in h3.cell_to_children(cell, res - 1):
-                extra.extend(self._coarse_extra.get(compact(int(child), res - 1), ()))
+            for child in cells_at(cell, res - 1):
+                extra.extend(self._coarse_extra.get(compact(child, res - 1), ()))
             merge = True
         if extra:
             found = np.concatenate((found, np.array(extra, dtype=np.int32)))
@@ -377,10 +372,6 @@ class DealIndex:
             found = np.unique(found)
         live: Slots = found[self.alive[found] != 0]
         return live
-
-    def slots(self) -> Iterator[int]:
-        """Every live slot."""
-        return iter(np.flatnonzero(self.alive[: self.size]).tolist())
 
 
 def ancestors(cells: Iterable[int], finest: int, coarsest: int) -> set[int]:

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geo_offers.categories import CATEGORIES
-from geo_offers.cells import DISTANCE_BANDS, EARTH_RADIUS_M, cell_str, centre, distance_band, resolution
+from geo_offers.cells import DISTANCE_BANDS, cell_str, centre, distance_band, distances_m, resolution
 from geo_offers.index import DealIndex, ancestors
 from geo_offers.schedule import local_now
 
@@ -145,7 +145,7 @@ class Matcher:
             if categories:
                 rank = rank[opened]
         clat, clon = centre(cell)
-        metres = _haversine(clat, clon, index.lat[slots], index.lon[slots])
+        metres = distances_m(clat, clon, index.lat[slots], index.lon[slots])
         band = np.searchsorted(_BAND_LIMITS, metres, side="right")
         # (band, category preference, distance) in one float: metres < 2e7, preference < 20 categories
         order_key = band * 4e8 + rank * 2e7 + metres
@@ -201,14 +201,6 @@ def _discard(mapping: dict[int, set[Key]], name: int, key: Key) -> None:
         keys.discard(key)
         if not keys:
             del mapping[name]
-
-
-def _haversine(lat: float, lon: float, lats: npt.NDArray[np.float64], lons: npt.NDArray[np.float64]) -> Any:
-    """Great-circle distances in metres from one point to many (the same formula as ``cells.distance_m``)."""
-    p1 = math.radians(lat)
-    p2 = np.radians(lats)
-    a = np.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(np.radians(lons - lon) / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
 
 
 def _iso(moment: datetime) -> str:

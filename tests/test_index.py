@@ -10,7 +10,8 @@ import orjson
 import pytest
 
 from geo_offers import index as index_module
-from geo_offers.index import DealIndex, DealRecord, compact, expand
+from geo_offers.cells import compact, expand
+from geo_offers.index import DealIndex, DealRecord
 from geo_offers.matching import Matcher
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
