@@ -13,51 +13,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-import psycopg2
-from sqlalchemy.engine import make_url
-
-from geo_offers import migrate
-from geo_offers.settings import Settings
+from tests import databases
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get("GEO_OFFERS_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 LOG_DIR = ROOT / ".local" / "bench"
 
 
-def _admin(sql: str) -> None:
-    conn = psycopg2.connect(ADMIN_URL)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
-
-
-def database_url(name: str) -> str:
-    """The admin URL pointed at database ``name``."""
-    return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-
-
 def fresh_database(name: str) -> str:
     """Drop and create database ``name`` with PostGIS, migrate it to head, and return its URL."""
-    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    _admin(f'CREATE DATABASE "{name}"')
-    url = database_url(name)
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    finally:
-        conn.close()
-    migrate.upgrade(Settings(database_url=url), url=url)
-    return url
+    databases.drop_database(ADMIN_URL, name)
+    return databases.create_database(ADMIN_URL, name)
 
 
 def drop_database(name: str) -> None:
     """Drop a benchmark database."""
-    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    databases.drop_database(ADMIN_URL, name)
 
 
 @dataclass(frozen=True)

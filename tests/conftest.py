@@ -14,51 +14,27 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import psycopg2
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import make_url
 
 from geo_offers import keys as key_repo
 from geo_offers import merchants as merchant_repo
-from geo_offers import migrate
 from geo_offers.app import create_app
 from geo_offers.db import Database
 from geo_offers.settings import Settings
+from tests import databases
 
 ADMIN_URL = os.environ.get("GEO_OFFERS_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-def _admin_exec(sql: str) -> None:
-    conn = psycopg2.connect(ADMIN_URL)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
-
-
-def _url_for(name: str) -> str:
-    return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-
-
 def create_database(name: str) -> str:
-    """Create an empty PostGIS database, migrate it to head, and return its URL."""
-    _admin_exec(f'CREATE DATABASE "{name}"')
-    url = _url_for(name)
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    conn.close()
-    migrate.upgrade(Settings(database_url=url), url=url)
-    return url
+    """Create an empty PostGIS database on the test server, migrate it to head, and return its URL."""
+    return databases.create_database(ADMIN_URL, name)
 
 
 def drop_database(name: str) -> None:
     """Drop a test database, closing whatever still connects to it."""
-    _admin_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    databases.drop_database(ADMIN_URL, name)
 
 
 @pytest.fixture(scope="session")
