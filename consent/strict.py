@@ -3,15 +3,27 @@
 Unknown fields are an error, not silently dropped. Text may not hold NUL characters: PostgreSQL cannot store
 them, so letting one through would turn bad input into a server error. Request numbers are JSON numbers: the lax
 default would read ``true`` as 1 and ``"5"`` as 5, so a store could land at ``[false, 0]`` or a consent name
-notice version ``true``. Integers are still accepted where a float is.
+notice version ``true``. Integers are still accepted where a float is. Dates and times are ISO 8601 text, never a
+number read as a Unix time.
 """
 
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Strict, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict, model_validator
 
 JsonInt = Annotated[int, Strict()]
 JsonFloat = Annotated[float, Strict()]
+
+
+def _iso_text(value: Any) -> Any:
+    # The lax default reads a bare number as a Unix time ("-26939" became a moment of 1969).
+    if not isinstance(value, str) or value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        raise ValueError("expected an ISO 8601 date or time, such as 2026-11-01 or 2026-11-01T00:00:00Z")
+    return value
+
+
+#: Put before a date or datetime type: only ISO 8601 text is read as one.
+IsoText = BeforeValidator(_iso_text)
 
 
 def has_nul(value: Any) -> bool:

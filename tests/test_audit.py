@@ -500,3 +500,19 @@ def test_times_with_any_offset_are_read_as_utc(client: TestClient, dpo_headers: 
     assert response.status_code == 200, response.text
     naive = client.get(route, params={"until": "2026-01-01T00:00:00"}, headers=dpo_headers)
     assert naive.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("route", "params"),
+    [
+        ("/v1/audit/consent-events", {"since": "-26939"}),
+        ("/v1/audit/consent-events/export", {"until": "41144"}),
+        ("/v1/audit/access-log", {"since": "1700000000.5"}),
+        ("/v1/audit/summary", {"since": "1795132800", "until": "1795219200"}),  # 2026-11-20 and -21 as Unix times
+    ],
+)
+def test_a_bare_number_is_not_read_as_a_time(
+    client: TestClient, dpo_headers: dict[str, str], route: str, params: dict[str, str]
+) -> None:
+    # Found by the contract fuzzer: the lax default read "-26939" as a Unix time and answered 200.
+    assert_problem(client.get(route, params=params, headers=dpo_headers), 422, "invalid-input")

@@ -17,6 +17,7 @@ from consent import audit, checkpoints, export, notices, summary
 from consent.canonical import iso
 from consent.errors import InvalidInput
 from consent.schemas import PurposeId, SubjectId
+from consent.strict import IsoText
 from geo_offers import processing_record
 from geo_offers.auth import Principal
 from geo_offers.deps import DpoKey, NowDep, ServicesDep, SessionDep, SettingsDep
@@ -43,7 +44,8 @@ def _to_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-UtcTime = Annotated[datetime, AfterValidator(_to_utc)]
+UtcTime = Annotated[datetime, IsoText, AfterValidator(_to_utc)]
+UtcDay = Annotated[date, IsoText]
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -67,12 +69,6 @@ After = Annotated[int, Query(ge=0, le=2**63 - 1, description="Cursor: `next_afte
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
-def _aware(moment: datetime | None, name: str) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        raise InvalidInput(f"{name} needs a UTC offset, e.g. 2026-11-23T00:00:00Z")
-    return moment
-
-
 def event_filter(
     since: Annotated[UtcTime | None, Query(description="Events at or after this time (with offset).")] = None,
     until: Annotated[UtcTime | None, Query(description="Events before this time (with offset).")] = None,
@@ -85,8 +81,8 @@ def event_filter(
 ) -> audit.EventFilter:
     """The filters shared by the listing and the export."""
     return audit.EventFilter(
-        since=_aware(since, "since"),
-        until=_aware(until, "until"),
+        since=since,
+        until=until,
         types=tuple(type or ()),
         purpose=purpose,
         notice_version=notice_version,
@@ -203,8 +199,8 @@ def daily_summary(
     _: Auditor,
     session: SessionDep,
     now: NowDep,
-    since: Annotated[date | None, Query(description="First day (UTC), default 29 days before `until`.")] = None,
-    until: Annotated[date | None, Query(description="Last day (UTC), inclusive; default today.")] = None,
+    since: Annotated[UtcDay | None, Query(description="First day (UTC), default 29 days before `until`.")] = None,
+    until: Annotated[UtcDay | None, Query(description="Last day (UTC), inclusive; default today.")] = None,
 ) -> SummaryOut:
     """Per UTC day: grants, refusals, withdrawals, expiries and erasures, and active consents per purpose."""
     last = until or now.date()
@@ -246,5 +242,5 @@ def access_log(
     key_id: Annotated[str | None, Query(pattern=r"^[0-9a-f]{12}$")] = None,
 ) -> AccessPage:
     """Who (which key) called which audit route, and when; this call included."""
-    rows, next_after = audit.access_page(session, _aware(since, "since"), _aware(until, "until"), key_id, after, limit)
+    rows, next_after = audit.access_page(session, since, until, key_id, after, limit)
     return AccessPage(items=[AccessOut.model_validate(r, from_attributes=True) for r in rows], next_after=next_after)
