@@ -9,7 +9,7 @@ number read as a Unix time.
 
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Strict, model_validator
 
 JsonInt = Annotated[int, Strict()]
 JsonFloat = Annotated[float, Strict()]
@@ -24,6 +24,8 @@ def _iso_text(value: Any) -> Any:
 
 #: Put before a date or datetime type: only ISO 8601 text is read as one.
 IsoText = BeforeValidator(_iso_text)
+#: A request time: ISO 8601 text with an offset.
+JsonTime = Annotated[AwareDatetime, IsoText]
 
 
 def has_nul(value: Any) -> bool:

@@ -133,6 +133,8 @@ def test_bad_areas_are_refused_clearly(
     [
         {"valid_until": "2025-01-01T00:00:00+01:00"},
         {"valid_from": "2026-01-01T00:00:00"},
+        {"valid_from": 1767222000},  # a Unix time, not ISO 8601 text
+        {"valid_until": "1830294000"},
         {"windows": [{"days": ["mon"], "start": "15:00", "end": "15:00"}]},
         {"windows": [{"days": ["monday"], "start": "15:00", "end": "16:00"}]},
         {"windows": [{"days": ["mon"], "start": "25:00", "end": "16:00"}]},

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     Field,
     StringConstraints,
@@ -17,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from consent.strict import JsonFloat, JsonInt, StrictModel
+from consent.strict import JsonFloat, JsonInt, JsonTime, StrictModel
 from geo_offers.categories import Category
 from geo_offers.geometry import MAX_RADIUS_M, MIN_RADIUS_M
 from geo_offers.schedule import DAYS, parse_clock
@@ -148,8 +147,8 @@ class DealCreate(StrictModel):
     description: Description = ""
     category: Category
     area: Area
-    valid_from: AwareDatetime
-    valid_until: AwareDatetime
+    valid_from: JsonTime
+    valid_until: JsonTime
     windows: Annotated[list[Window], AfterValidator(_windows_unique)] = Field(default_factory=list)
     status: Status = "draft"
     max_redemptions: JsonInt | None = Field(default=None, ge=1, le=100_000_000)
@@ -167,8 +166,8 @@ class DealUpdate(StrictModel):
     description: Description | None = None
     category: Category | None = None
     area: Area | None = None
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
+    valid_from: JsonTime | None = None
+    valid_until: JsonTime | None = None
     windows: Annotated[list[Window], AfterValidator(_windows_unique)] | None = None
     status: Status | None = None
     max_redemptions: JsonInt | None = Field(default=None, ge=1, le=100_000_000)
