@@ -12,11 +12,8 @@ FROM python:3.11-slim-bookworm
 RUN groupadd --system --gid 10001 geo && useradd --system --uid 10001 --gid geo --no-create-home geo
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
-COPY alembic.ini ./
-COPY migrations ./migrations
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    GEO_OFFERS_MIGRATIONS_DIR=/app/migrations \
     GEO_OFFERS_ENVIRONMENT=production
 USER 10001:10001
 EXPOSE 8000

@@ -26,9 +26,9 @@ from sqlalchemy import create_engine
 
 from benchmarks import report, subjects, wrk
 from benchmarks.service import Service, drop_database, fresh_database
-from consent import ledger
 from consent.canonical import canonical_json, chain_hash, iso
-from geo_offers.db import sqlalchemy_url
+from consent.ledger import chain as ledger
+from geo_offers.kit.database import sqlalchemy_url
 
 TARGET_GRANTS_PER_S = 1000.0
 TARGET_VERIFY_PER_S = 100_000.0

@@ -35,8 +35,8 @@ import shapely
 
 from benchmarks.fastcover import CellGeometry, circle_ewkb_hex, cover_circle
 from benchmarks.germany import Geography
-from geo_offers.categories import CATEGORIES
-from geo_offers.coverage import cover
+from geo_offers.places.categories import CATEGORIES
+from geo_offers.places.coverage import cover
 
 INDEX_RES = 8
 DEALS_PER_STORE = 4

@@ -20,8 +20,8 @@ import h3.api.basic_int as h3
 import numpy as np
 import shapely
 
-from geo_offers.cells import EARTH_RADIUS_M
-from geo_offers.geometry import CIRCLE_VERTICES, circle
+from geo_offers.places.cells import EARTH_RADIUS_M
+from geo_offers.places.geometry import CIRCLE_VERTICES, circle
 
 _M_PER_DEG = math.pi * EARTH_RADIUS_M / 180.0
 _STRETCH = 1.0 / math.cos(math.pi / CIRCLE_VERTICES)  # vertex distance / radius of the circumscribed n-gon
@@ -122,7 +122,7 @@ def circle_ewkb_hex(lat: np.ndarray, lon: np.ndarray, radius_m: np.ndarray) -> l
 
 def agreement(samples: int = 300, res: int = 8, seed: int = 1) -> float:
     """Share of random German circles whose fast cover equals ``geo_offers.coverage.cover`` exactly."""
-    from geo_offers.coverage import cover
+    from geo_offers.places.coverage import cover
 
     rng = np.random.default_rng(seed)
     geometry = CellGeometry(res)

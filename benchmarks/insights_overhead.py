@@ -26,13 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import h3.api.basic_int as h3  # noqa: E402
 import httpx  # noqa: E402
 
+from benchmarks.service import drop_database, fresh_database  # noqa: E402
 from geo_offers.app import create_app  # noqa: E402
-from geo_offers.counter import Counter  # noqa: E402
-from geo_offers.db import Database  # noqa: E402
-from geo_offers.keys import create_key  # noqa: E402
-from geo_offers.merchants import create_merchant  # noqa: E402
+from geo_offers.insights.counter import Counter  # noqa: E402
+from geo_offers.kit.database import Database  # noqa: E402
 from geo_offers.settings import Settings  # noqa: E402
-from tests.conftest import create_database, drop_database  # noqa: E402
+from geo_offers.tenants.keys import create_key  # noqa: E402
+from geo_offers.tenants.merchants import create_merchant  # noqa: E402
 from tests.helpers import deal_body, notice_body, store_body  # noqa: E402
 
 LAT, LON = 52.52, 13.405
@@ -65,7 +65,7 @@ def summary(name: str, latencies: list[float], seconds: float) -> float:
 
 async def main(args: argparse.Namespace) -> None:
     name = f"geo_offers_bench_{uuid.uuid4().hex[:8]}"
-    url = create_database(name)
+    url = fresh_database(name)
     try:
         settings = Settings(environment="test", database_url=url, rate_limit_per_s=1e9, rate_limit_burst=10**9)
         db = Database(settings)

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import h3.api.basic_int as h3  # noqa: E402
 
-from tests.conftest import create_database, drop_database  # noqa: E402
+from benchmarks.service import drop_database, fresh_database  # noqa: E402
 from tests.helpers import deal_body, notice_body, store_body  # noqa: E402
 
 BERLIN = (52.52, 13.405)
@@ -348,7 +348,7 @@ def print_report(result: dict[str, Any]) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     name = f"geo_offers_load_{uuid.uuid4().hex[:8]}"
-    url = create_database(name)
+    url = fresh_database(name)
     results: list[dict[str, Any]] = []
     failures: list[str] = []
     try:

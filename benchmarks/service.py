@@ -56,7 +56,8 @@ def _status_kib(pid: int, field: str) -> float:
 
 
 class Service:
-    """``geo-offers serve`` in its own process group, with benchmark-friendly settings; a context manager."""
+    """The service (``benchmarks.app``: the product plus the baseline routes) in its own process group, with
+    benchmark-friendly settings; a context manager."""
 
     def __init__(self, url: str, *, port: int, workers: int, name: str = "service", **env: str) -> None:
         self.url = url
@@ -68,7 +69,6 @@ class Service:
             **os.environ,
             "PYTHONPATH": str(ROOT),
             "GEO_OFFERS_DATABASE_URL": url,
-            "GEO_OFFERS_BENCHMARK_ROUTES": "true",
             # One key drives every request: the per-key limit would otherwise be what the benchmark measures.
             "GEO_OFFERS_RATE_LIMIT_PER_S": "1000000000",
             "GEO_OFFERS_RATE_LIMIT_BURST": "1000000000",
@@ -82,8 +82,7 @@ class Service:
         """Start the server and wait until /readyz answers 200 (index loaded in every worker)."""
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         log = (LOG_DIR / f"{self.name}-{self.port}.log").open("wb")
-        code = "import sys; from geo_offers.cli import main; sys.exit(main(sys.argv[1:]))"
-        command = [sys.executable, "-c", code, "serve", "--port", str(self.port), "--workers", str(self.workers)]
+        command = [sys.executable, "-m", "benchmarks.app", "--port", str(self.port), "--workers", str(self.workers)]
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )

@@ -9,10 +9,10 @@ import numpy as np
 
 from consent import decisions, notices
 from consent.decisions import Decision
-from geo_offers import keys as key_repo
-from geo_offers import merchants as merchant_repo
-from geo_offers.db import Database
+from geo_offers.kit.database import Database
 from geo_offers.settings import Settings
+from geo_offers.tenants import keys as key_repo
+from geo_offers.tenants import merchants as merchant_repo
 
 PURPOSES = ("location_offers", "offer_analytics")
 
@@ -56,7 +56,14 @@ def grant_all(url: str, subjects: list[str], precision_res: int = 7, purposes: t
             with db.transaction() as session:
                 now = datetime.now(UTC)
                 for subject in subjects[start : start + 500]:
-                    request = Decision(subject, version, list(purposes), "benchmark", "de-DE", False, precision_res)
+                    request = Decision(
+                        subject_id=subject,
+                        notice_version=version,
+                        purposes=list(purposes),
+                        source="benchmark",
+                        locale="de-DE",
+                        precision_res=precision_res,
+                    )
                     decisions.grant(session, settings.consent, request, now)
     finally:
         db.dispose()

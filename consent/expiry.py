@@ -14,8 +14,9 @@ from datetime import datetime
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from consent import ledger, notices
-from consent.decisions import effective_status, update_states
+from consent import notices
+from consent.decisions.states import effective_status, update_states
+from consent.ledger import chain as ledger
 from consent.models import ConsentState, SubjectLink
 
 _DUE = text(

@@ -14,9 +14,7 @@ from sqlalchemy.orm import Session
 from consent.canonical import canonical_json, iso
 from consent.errors import Conflict, InvalidInput, NotFound
 from consent.models import Notice, PurposeFloor
-
-#: Purposes the service itself relies on; every notice must ask for them.
-CORE_PURPOSES = ("location_offers", "offer_analytics")
+from consent.purposes import CORE_PURPOSES
 
 
 def purposes_of(notice: Notice) -> list[str]:

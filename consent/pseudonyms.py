@@ -12,7 +12,7 @@ import hmac
 import re
 import uuid
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent.models import SubjectLink
@@ -47,15 +47,3 @@ def lock_tag(session: Session, alias: bytes) -> uuid.UUID | None:
     """The tag, with the link row locked until the transaction ends (serialises a subject's decisions)."""
     stmt = select(SubjectLink.tag).where(SubjectLink.pseudonym == alias).with_for_update()
     return session.scalars(stmt).one_or_none()
-
-
-def lock_or_create_tag(session: Session, alias: bytes) -> uuid.UUID:
-    """The subject's tag, created with a fresh random tag on first use; the row stays locked."""
-    tag: uuid.UUID = session.execute(
-        text(
-            "INSERT INTO subject_links (pseudonym, tag) VALUES (:p, :t) "
-            "ON CONFLICT (pseudonym) DO UPDATE SET pseudonym = EXCLUDED.pseudonym RETURNING tag"
-        ),
-        {"p": alias, "t": uuid.uuid4()},
-    ).scalar_one()
-    return tag

@@ -18,8 +18,10 @@ import orjson
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from consent import audit, decisions, ledger
+from consent import decisions
+from consent.audit import events as audit
 from consent.errors import NotFound
+from consent.ledger import chain as ledger
 from consent.models import ConsentState, SubjectLink
 from consent.pseudonyms import lock_tag, pseudonym
 from consent.settings import ConsentSettings
@@ -49,7 +51,9 @@ def erase(session: Session, settings: ConsentSettings, subject_id: str, now: dat
     # Appended last: it holds the ledger head's row lock until commit (see consent.ledger.append).
     document = ledger.event_document("erase", now, tag, purposes, decision_id=erasure_id, reason="subject_request")
     appended = ledger.append(session, document, now)
-    return Erasure(erasure_id, now, purposes, appended.seq, appended.hash.hex())
+    return Erasure(
+        erasure_id=erasure_id, recorded_at=now, purposes=purposes, seq=appended.seq, hash=appended.hash.hex()
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +72,7 @@ def export(session: Session, settings: ConsentSettings, subject_id: str, now: da
     link = session.scalars(select(SubjectLink).where(SubjectLink.pseudonym == alias)).one_or_none()
     state = decisions.subject_state(session, settings, subject_id, now)
     if link is None:
-        return SubjectExport(None, None, state, [])
+        return SubjectExport(tag=None, linked_at=None, state=state, events=[])
     events = [
         {
             "seq": row.seq,
@@ -83,4 +87,4 @@ def export(session: Session, settings: ConsentSettings, subject_id: str, now: da
         }
         for row in audit.tag_events(session, link.tag)
     ]
-    return SubjectExport(link.tag, link.created_at, state, events)
+    return SubjectExport(tag=link.tag, linked_at=link.created_at, state=state, events=events)

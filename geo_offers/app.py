@@ -6,48 +6,42 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
-from consent import api as consent_api
-from consent import gate
-from geo_offers import problems
-from geo_offers.api import (
-    admin,
-    audit,
-    bench,
-    deals,
-    events,
-    health,
-    insights,
-    offers,
-    problem_docs,
-    stores,
-    subjects,
-)
-from geo_offers.auth import KeyStore
-from geo_offers.bodylimit import BodyLimitMiddleware
-from geo_offers.clock import Clock, utc_now
-from geo_offers.counter import Counter
-from geo_offers.db import Database, libpq_dsn
-from geo_offers.deps import consent_ports
-from geo_offers.fastpath import MatchFastPath
-from geo_offers.gatekeeper import Gatekeeper
-from geo_offers.index import DealIndex
-from geo_offers.index_feed import IndexFeed
-from geo_offers.logs import configure_logging
-from geo_offers.matching import Matcher
-from geo_offers.metrics import Metrics, MetricsMiddleware
-from geo_offers.migrate import head_revision
-from geo_offers.pgasync import AsyncPool, Listener
-from geo_offers.ratelimit import RateLimiter
+from consent import endpoints as consent_api
+from consent.gate import ConsentGate
+from geo_offers.compliance import audit, subjects
+from geo_offers.insights import endpoints as insights
+from geo_offers.insights import events
+from geo_offers.insights.counter import Counter
+from geo_offers.kit import docs, health, problem_docs, problems
+from geo_offers.kit.bodylimit import BodyLimitMiddleware
+from geo_offers.kit.clock import Clock, utc_now
+from geo_offers.kit.database import Database, libpq_dsn
+from geo_offers.kit.deps import consent_ports
+from geo_offers.kit.logs import configure_logging
+from geo_offers.kit.metrics import Metrics, MetricsMiddleware
+from geo_offers.kit.migrate import head_revision
+from geo_offers.kit.pgasync import AsyncPool, Listener
+from geo_offers.kit.ratelimit import RateLimiter
+from geo_offers.matching import endpoints as offers
+from geo_offers.matching.fastpath import MatchFastPath
+from geo_offers.matching.feed import IndexFeed
+from geo_offers.matching.index import DealIndex
+from geo_offers.matching.matcher import Matcher
+from geo_offers.places.deals import endpoints as deals
+from geo_offers.places.stores import endpoints as stores
 from geo_offers.services import Services
 from geo_offers.settings import Settings
+from geo_offers.tenants import endpoints as admin
+from geo_offers.tenants.auth import KeyStore
 
 logger = logging.getLogger(__name__)
 SHUTDOWN_STEP_S = 10.0
+METRICS_PUBLISH_S = 5.0
 
 DESCRIPTION = """
 Privacy-first geolocation offers. Stores publish deals; apps ask, for a person who opted in, which deals are
@@ -56,8 +50,17 @@ near that person's *coarse* location (an H3 cell) right now. Every request needs
 """
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, log: bool = True) -> FastAPI:
-    """Build the app. Nothing connects here: the lifespan opens and closes every connection."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock = utc_now,
+    log: bool = True,
+    extra_routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    """Build the app. Nothing connects here: the lifespan opens and closes every connection.
+
+    ``extra_routers`` are mounted after the product's own (a harness's routes, such as the benchmarks').
+    """
     settings = settings or Settings()
     if log:
         configure_logging(settings.log_level)
@@ -74,13 +77,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, log:
             size=settings.db_pool_size,
             role=settings.database_role,
             timeout=timeout,
-            setup=[f"SET statement_timeout = {settings.db_statement_timeout_ms}", gate.PREPARE_GATE],
+            setup=[f"SET statement_timeout = {settings.db_statement_timeout_ms}", ConsentGate.SETUP],
         )
         keys = KeyStore(db.sessions, settings.key_cache_ttl_s, trust_cache=lambda: listener.connected)
         listener.on("geo_offers_keys", keys.invalidate)
         listener.on_reset(keys.clear)
         matcher = Matcher(DealIndex(settings.index_res), max_entries=settings.match_cache_entries)
-        feed = IndexFeed(matcher, pool, listener, dsn=dsn, role=settings.database_role, clock=clock)
+        feed = IndexFeed(matcher, pool, listener, engine=db.engine, clock=clock)
         services = Services(
             settings=settings,
             db=db,
@@ -90,13 +93,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, log:
             limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
             metrics=metrics,
             head_revision=head_revision(settings),
-            gatekeeper=Gatekeeper(pool, settings.consent.pepper.get_secret_value()),
+            gate=ConsentGate(pool.fetch, settings.consent.pepper.get_secret_value()),
             matcher=matcher,
             feed=feed,
             counter=Counter(pool.fetch, settings.counter_flush_s),
             clock=clock,
         )
         app.state.services = services
+        metrics.track("match_cache_hits", lambda: matcher.hits)
+        metrics.track("match_cache_misses", lambda: matcher.misses)
+        metrics.track("index_changes_applied", lambda: feed.applied)
+        metrics.track("counter_rows_flushed", lambda: services.counter.flushed_rows)
+        metrics.track("counter_rows_dropped", lambda: services.counter.dropped_rows)
+        publisher = asyncio.get_running_loop().create_task(metrics.publish_every(METRICS_PUBLISH_S))
         await feed.start()
         await listener.start()
         await services.counter.start()
@@ -114,6 +123,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, log:
         try:
             yield
         finally:
+            publisher.cancel()
             # Each step is bounded: a stuck step must not keep the process from exiting.
             for name, step in (
                 ("counter", services.counter.stop),
@@ -132,7 +142,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, log:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    docs.install(app)
     problems.install(app)
     app.add_middleware(MatchFastPath)
     app.add_middleware(
@@ -156,8 +169,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, log:
         insights.audit_router,
     ):
         app.include_router(router)
-    if settings.benchmark_routes:
-        app.include_router(bench.router)
+    for router in extra_routers:
+        app.include_router(router)
     return app
 
 

@@ -14,11 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent import notices
-from geo_offers import deals_repo, stores_repo
-from geo_offers import keys as key_repo
-from geo_offers import merchants as merchant_repo
-from geo_offers.models import Merchant
+from geo_offers.places.deals import repository as deals_repo
+from geo_offers.places.stores import repository as stores_repo
 from geo_offers.settings import Settings
+from geo_offers.tenants import keys as key_repo
+from geo_offers.tenants import merchants as merchant_repo
+from geo_offers.tenants.models import Merchant
 
 ALWAYS: list[dict[str, Any]] = []
 AFTERNOONS = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "15:00", "end": "17:30"}]

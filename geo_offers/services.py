@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from geo_offers.auth import KeyStore
-from geo_offers.clock import Clock, utc_now
-from geo_offers.counter import Counter
-from geo_offers.db import Database
-from geo_offers.gatekeeper import Gatekeeper
-from geo_offers.index_feed import IndexFeed
-from geo_offers.matching import Matcher
-from geo_offers.metrics import Metrics
-from geo_offers.pgasync import AsyncPool, Listener
-from geo_offers.ratelimit import RateLimiter
+from consent.gate import ConsentGate
+from geo_offers.insights.counter import Counter
+from geo_offers.kit.clock import Clock, utc_now
+from geo_offers.kit.database import Database
+from geo_offers.kit.metrics import Metrics
+from geo_offers.kit.pgasync import AsyncPool, Listener
+from geo_offers.kit.ratelimit import RateLimiter
+from geo_offers.matching.feed import IndexFeed
+from geo_offers.matching.matcher import Matcher
 from geo_offers.settings import Settings
+from geo_offers.tenants.auth import KeyStore
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Services:
     limiter: RateLimiter
     metrics: Metrics
     head_revision: str | None
-    gatekeeper: Gatekeeper
+    gate: ConsentGate
     matcher: Matcher
     feed: IndexFeed
     counter: Counter

@@ -10,8 +10,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from consent.settings import ConsentSettings
 
-_REPO_ROOT = Path(__file__).resolve().parent.parent
-
 
 class Settings(BaseSettings):
     """Everything the service reads from its environment; one instance is handed to ``create_app``."""
@@ -29,7 +27,6 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=8, ge=1, le=100)
     db_statement_timeout_ms: int = Field(default=5000, ge=100)
     db_connect_timeout_s: int = Field(default=3, ge=1, le=60)
-    migrations_dir: Path = _REPO_ROOT / "migrations"
 
     index_res: int = Field(default=8, ge=5, le=9, description="H3 resolution of deal coverage cells.")
     index_load_timeout_s: float = Field(default=120.0, gt=0, description="How long start-up waits for the index.")
@@ -86,19 +83,11 @@ class Settings(BaseSettings):
         "Off by default: aggregated metrics at /metrics cover operations without per-request records.",
     )
 
-    benchmark_routes: bool = Field(
-        default=False,
-        description="Serve /bench/trivial and /bench/naive-match, the baselines of benchmarks/match.py. "
-        "Never in production.",
-    )
-
     consent: ConsentSettings = Field(default_factory=ConsentSettings)
 
     @model_validator(mode="after")
     def _safe_for_production(self) -> Self:
         if self.environment == "production":
-            if self.benchmark_routes:
-                raise ValueError("GEO_OFFERS_BENCHMARK_ROUTES must not be set in production")
             pepper = self.consent.pepper.get_secret_value()
             if self.consent.uses_dev_pepper or len(pepper) < 32:
                 raise ValueError("GEO_OFFERS_PEPPER must be set to a secret of at least 32 characters in production")

@@ -50,6 +50,11 @@ ensure_venv() {
     export PATH="$VENV/bin:$PATH"
 }
 
+# The browser tests drive Debian's Chromium through Playwright's Python package (never Playwright's own download).
+ensure_browser() {
+    command -v chromium >/dev/null || apt_install chromium
+}
+
 # Prints "ok", "auth" (server up, login refused) or "down" for a URL.
 probe_url() {
     "$VENV/bin/python" - "$1" <<'PY'

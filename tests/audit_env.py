@@ -11,10 +11,9 @@ import psycopg2
 from fastapi.testclient import TestClient
 
 from geo_offers.app import create_app
-from geo_offers.db import Database
+from geo_offers.kit.database import Database
 from geo_offers.settings import Settings
-from tests.conftest import FakeClock, Keys, make_settings
-from tests.helpers import notice_body
+from tests.helpers import FakeClock, Keys, make_settings, notice_body
 
 
 @dataclass

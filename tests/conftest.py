@@ -11,18 +11,15 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
-from geo_offers import keys as key_repo
-from geo_offers import merchants as merchant_repo
 from geo_offers.app import create_app
-from geo_offers.db import Database
+from geo_offers.kit.database import Database
 from geo_offers.settings import Settings
 from tests import databases
+from tests.helpers import FakeClock, Keys, make_settings, notice_body
 
 ADMIN_URL = os.environ.get("GEO_OFFERS_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -45,6 +42,15 @@ def database_url() -> Iterator[str]:
     drop_database(name)
 
 
+@pytest.fixture(scope="module")
+def module_database_url() -> Iterator[str]:
+    """A database of one test module's own (the contract fuzzer publishes notices and creates keys)."""
+    name = f"geo_offers_test_{uuid.uuid4().hex[:10]}"
+    url = create_database(name)
+    yield url
+    drop_database(name)
+
+
 @pytest.fixture
 def fresh_database_url() -> Iterator[str]:
     """A database of this test's own, for tests that change global state (notices, the ledger)."""
@@ -54,30 +60,9 @@ def fresh_database_url() -> Iterator[str]:
     drop_database(name)
 
 
-@dataclass
-class FakeClock:
-    """A settable clock; ``None`` follows real time."""
-
-    fixed: datetime | None = None
-
-    def __call__(self) -> datetime:
-        return self.fixed if self.fixed is not None else datetime.now(UTC)
-
-    def set(self, when: datetime) -> None:
-        self.fixed = when
-
-    def advance(self, delta: timedelta) -> None:
-        self.fixed = self() + delta
-
-
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-def make_settings(url: str, **overrides: object) -> Settings:
-    """Test settings for a database URL."""
-    return Settings(environment="test", database_url=url, **{"gc_freeze": False, **overrides})  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -97,25 +82,6 @@ def client(settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
     app = create_app(settings, clock=clock, log=False)
     with TestClient(app) as test_client:
         yield test_client
-
-
-@dataclass
-class Keys:
-    """Creates merchants and keys straight through the repositories."""
-
-    db: Database
-    made: list[str] = field(default_factory=list)
-
-    def merchant(self, name: str = "Test GmbH") -> int:
-        with self.db.transaction() as session:
-            return merchant_repo.create_merchant(session, name).id
-
-    def key(self, role: str, merchant_id: int | None = None) -> str:
-        with self.db.transaction() as session:
-            return key_repo.create_key(session, role, merchant_id).key
-
-    def headers(self, role: str, merchant_id: int | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key(role, merchant_id)}"}
 
 
 @pytest.fixture
@@ -149,8 +115,6 @@ def merchant_headers(keys: Keys) -> Callable[[int | None], dict[str, str]]:
 @pytest.fixture
 def notice_version(client: TestClient, admin_headers: dict[str, str], app_headers: dict[str, str]) -> int:
     """The current notice version of the session database, publishing version 1 if there is none."""
-    from tests.helpers import notice_body
-
     current = client.get("/v1/notices/current", headers=app_headers)
     if current.status_code == 200:
         return int(current.json()["version"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg2
 from sqlalchemy.engine import make_url
 
-from geo_offers import migrate
+from geo_offers.kit import migrate
 from geo_offers.settings import Settings
 
 

@@ -1,12 +1,78 @@
-"""Small builders shared by the tests."""
+"""What the tests share: a settable clock, settings, keys, request builders, waiting, and a database scan."""
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 from httpx2 import Response
+
+from geo_offers.kit.database import Database
+from geo_offers.settings import Settings
+from geo_offers.tenants import keys as key_repo
+from geo_offers.tenants import merchants as merchant_repo
+
+FRIDAY_NOON_BERLIN = datetime(2026, 6, 5, 10, 0, tzinfo=UTC)
+
+
+@dataclass
+class FakeClock:
+    """A settable clock; ``None`` follows real time."""
+
+    fixed: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.fixed if self.fixed is not None else datetime.now(UTC)
+
+    def set(self, when: datetime) -> None:
+        self.fixed = when
+
+    def advance(self, delta: timedelta) -> None:
+        self.fixed = self() + delta
+
+
+def make_settings(url: str, **overrides: object) -> Settings:
+    """Test settings for a database URL."""
+    return Settings(environment="test", database_url=url, **{"gc_freeze": False, **overrides})  # type: ignore[arg-type]
+
+
+@dataclass
+class Keys:
+    """Creates merchants and keys straight through the repositories."""
+
+    db: Database
+    made: list[str] = field(default_factory=list)
+
+    def merchant(self, name: str = "Test GmbH") -> int:
+        with self.db.transaction() as session:
+            return merchant_repo.create_merchant(session, name).id
+
+    def key(self, role: str, merchant_id: int | None = None) -> str:
+        with self.db.transaction() as session:
+            return key_repo.create_key(session, role, merchant_id).key
+
+    def headers(self, role: str, merchant_id: int | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key(role, merchant_id)}"}
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 3.0) -> None:
+    """Poll ``check`` every 10 ms until it holds; AssertionError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
+
+
+def somewhere() -> tuple[float, float]:
+    """A (lon, lat) far from every other test's stores, so answers hold only this test's deals."""
+    return random.uniform(-60.0, -40.0), random.uniform(-30.0, -10.0)
 
 
 def notice_body(fresh: list[str] | None = None, extra_purposes: list[str] | None = None) -> dict[str, Any]:
@@ -48,6 +114,13 @@ def grant(
     if precision_res is not None:
         body["precision_res"] = precision_res
     return client.post("/v1/consents", json=body, headers={**headers, **(extra_headers or {})})
+
+
+def permissions(client: TestClient, subject: str, now: datetime | None = None) -> set[str]:
+    """The purposes the running app's consent gate allows for ``subject`` now (asked on the app's event loop)."""
+    gate = client.app.state.services.gate  # type: ignore[attr-defined]
+    grants = client.portal.call(gate.permissions, subject, now or datetime.now(UTC))  # type: ignore[union-attr]
+    return set(grants)
 
 
 def assert_problem(response: Response, status: int, slug: str) -> dict[str, Any]:

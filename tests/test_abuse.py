@@ -14,14 +14,24 @@ import psycopg2
 import pytest
 from fastapi.testclient import TestClient
 
-from geo_offers import keys as key_repo
 from geo_offers.app import create_app
 from geo_offers.cli import main as cli_main
-from geo_offers.db import Database
-from geo_offers.logs import configure_logging
+from geo_offers.kit.database import Database
+from geo_offers.kit.logs import configure_logging
 from geo_offers.settings import Settings
-from tests.conftest import FakeClock, Keys, make_settings
-from tests.helpers import assert_problem, deal_body, grant, new_subject, notice_body, store_body
+from geo_offers.tenants import keys as key_repo
+from tests.helpers import (
+    FakeClock,
+    Keys,
+    assert_problem,
+    deal_body,
+    grant,
+    make_settings,
+    new_subject,
+    notice_body,
+    store_body,
+    wait_until,
+)
 
 Headers = dict[str, str]
 
@@ -394,5 +404,9 @@ def test_a_revoked_key_stops_working_at_once_on_every_instance(
             for instance in (first, second):  # both instances have the key in their cache now
                 assert instance.get(path, headers=headers).status_code == 200
             revoke(issued.id)
+            # The revocation reaches the other instances' key caches by NOTIFY, which PostgreSQL sends to the
+            # listeners at commit, a few milliseconds after the revoking client got its answer: wait for that,
+            # with the same one-second bound as a deal change.
             for instance in (first, second):
+                wait_until(lambda i=instance, p=path, h=headers: i.get(p, headers=h).status_code == 401, timeout=1.0)
                 assert_problem(instance.get(path, headers=headers), 401, "unauthorized")

@@ -16,12 +16,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from fastapi.testclient import TestClient
 
 from consent.canonical import GENESIS, chain_hash
-from consent.checkpoints import load_private_key
+from consent.ledger.checkpoints import load_private_key
 from consent.settings import ConsentSettings
 from geo_offers.cli import main
 from tests.audit_env import Env, open_env, superuser
-from tests.conftest import FakeClock
-from tests.helpers import assert_problem, grant, new_subject, notice_body, scan_database
+from tests.helpers import FakeClock, assert_problem, grant, new_subject, notice_body, scan_database
 
 AUDIT_ROUTES = [
     "/v1/audit/consent-events",

@@ -15,11 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from consent import export, ledger
 from consent.canonical import GENESIS, canonical_json, chain_hash
-from geo_offers.db import Database
+from consent.ledger import chain as ledger
+from consent.ledger import export
+from geo_offers.kit.database import Database
 from tests.audit_env import superuser
-from tests.conftest import Keys, make_settings
+from tests.helpers import Keys, make_settings
 
 EVENTS = 100_000
 

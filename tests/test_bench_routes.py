@@ -1,4 +1,5 @@
-"""The benchmark baselines: absent unless switched on; the naive match gates consent and finds live deals."""
+"""The benchmark baselines: absent from the product, mounted by the benchmark harness; the naive match gates
+consent and finds live deals."""
 
 from __future__ import annotations
 
@@ -8,11 +9,20 @@ import h3.api.basic_int as h3
 import pytest
 from fastapi.testclient import TestClient
 
+from benchmarks import routes
 from geo_offers.app import create_app
 from geo_offers.settings import Settings
-from tests.conftest import FakeClock, make_settings
-from tests.helpers import assert_problem, deal_body, grant, new_subject, store_body
-from tests.test_match import FRIDAY_NOON_BERLIN, somewhere
+from tests.helpers import (
+    FRIDAY_NOON_BERLIN,
+    FakeClock,
+    assert_problem,
+    deal_body,
+    grant,
+    make_settings,
+    new_subject,
+    somewhere,
+    store_body,
+)
 
 Headers = dict[str, str]
 
@@ -20,7 +30,7 @@ Headers = dict[str, str]
 @pytest.fixture
 def bench_client(database_url: str, clock: FakeClock) -> Iterator[TestClient]:
     clock.set(FRIDAY_NOON_BERLIN)
-    app = create_app(make_settings(database_url, benchmark_routes=True), clock=clock, log=False)
+    app = create_app(make_settings(database_url), clock=clock, log=False, extra_routers=[routes.router])
     with TestClient(app) as test_client:
         yield test_client
 
@@ -30,9 +40,10 @@ def test_bench_routes_are_absent_by_default(client: TestClient, app_headers: Hea
     assert client.post("/bench/naive-match", json={}, headers=app_headers).status_code == 404
 
 
-def test_benchmark_routes_are_refused_in_production() -> None:
-    with pytest.raises(ValueError, match="BENCHMARK_ROUTES"):
-        Settings(environment="production", benchmark_routes=True, pepper="p" * 40)  # type: ignore[call-arg]
+def test_the_product_has_no_benchmark_setting_or_route() -> None:
+    assert "benchmark_routes" not in Settings.model_fields
+    product = create_app(Settings(environment="test"), log=False)
+    assert not [r for r in product.routes if getattr(r, "path", "").startswith("/bench")]
 
 
 def test_trivial_answers_small_json(bench_client: TestClient) -> None:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from geo_offers.cli import main
-from geo_offers.db import Database
+from geo_offers.kit.database import Database
 
 
 @pytest.fixture(autouse=True)
@@ -64,8 +64,7 @@ def test_demo_seed_loads_matchable_deals_once(
     from fastapi.testclient import TestClient
 
     from geo_offers.app import create_app
-    from tests.conftest import make_settings
-    from tests.helpers import grant, new_subject
+    from tests.helpers import grant, make_settings, new_subject
 
     monkeypatch.setenv("GEO_OFFERS_DATABASE_URL", fresh_database_url)
     assert main(["demo", "seed"]) == 0

@@ -9,7 +9,6 @@ every 2xx must match the response schema the document declares.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,10 +27,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from geo_offers.app import create_app
-from geo_offers.db import Database
+from geo_offers.kit.database import Database
 from geo_offers.settings import Settings
-from tests.conftest import Keys, create_database, drop_database, make_settings
-from tests.helpers import deal_body, notice_body, store_body
+from tests.helpers import Keys, deal_body, make_settings, notice_body, store_body
 
 ROLES = ("app", "merchant", "dpo", "admin", None)
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
@@ -62,26 +60,18 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def contract_database_url() -> Iterator[str]:
-    # A database of its own: the fuzzer publishes notices and creates keys as the admin.
-    name = f"geo_offers_test_{uuid.uuid4().hex[:10]}"
-    yield create_database(name)
-    drop_database(name)
-
-
-@pytest.fixture(scope="module")
-def contract_app(contract_database_url: str) -> Iterator[FastAPI]:
+def contract_app(module_database_url: str) -> Iterator[FastAPI]:
     # A high rate limit: the fuzzer must see the route's own answers, not 429s.
-    app = create_app(make_settings(contract_database_url, rate_limit_per_s=1e6, rate_limit_burst=10**6), log=False)
+    app = create_app(make_settings(module_database_url, rate_limit_per_s=1e6, rate_limit_burst=10**6), log=False)
     yield app
     asgi.shutdown_lifespans()
 
 
 @pytest.fixture(scope="module")
-def role_headers(contract_database_url: str, contract_app: FastAPI) -> Iterator[dict[str | None, dict[str, str]]]:
+def role_headers(module_database_url: str, contract_app: FastAPI) -> Iterator[dict[str | None, dict[str, str]]]:
     from fastapi.testclient import TestClient
 
-    db = Database(make_settings(contract_database_url))
+    db = Database(make_settings(module_database_url))
     keys = Keys(db)
     merchant = keys.merchant("Contract GmbH")
     headers: dict[str | None, dict[str, str]] = {None: {}}
@@ -89,7 +79,7 @@ def role_headers(contract_database_url: str, contract_app: FastAPI) -> Iterator[
         if role is not None:
             headers[role] = keys.headers(role, merchant if role == "merchant" else None)
     # Some objects, so that reads of lists and of the current notice answer 200 and their schemas are checked.
-    with TestClient(create_app(make_settings(contract_database_url), log=False)) as client:
+    with TestClient(create_app(make_settings(module_database_url), log=False)) as client:
         if client.get("/v1/notices/current", headers=headers["app"]).status_code == 404:
             assert client.post("/v1/notices", json=notice_body(), headers=headers["admin"]).status_code == 201
         store = client.post("/v1/stores", json=store_body(), headers=headers["merchant"])

@@ -9,8 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from geo_offers.app import create_app
-from tests.conftest import FakeClock, Keys, make_settings
-from tests.helpers import grant, new_subject
+from tests.helpers import FakeClock, Keys, grant, make_settings, new_subject
 
 Headers = dict[str, str]
 

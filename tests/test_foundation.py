@@ -6,8 +6,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import make_settings
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, make_settings
 
 
 def test_healthz_answers_without_a_key(client: TestClient) -> None:

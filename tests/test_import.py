@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from geo_offers.cli import main
-from geo_offers.db import Database
-from geo_offers.store_import import MAX_ROWS
+from geo_offers.kit.database import Database
+from geo_offers.places.stores.importer import MAX_ROWS
 from tests.helpers import assert_problem
 
 Headers = dict[str, str]

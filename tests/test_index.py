@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -9,13 +10,20 @@ import h3.api.basic_int as h3
 import orjson
 import pytest
 
-from geo_offers import index as index_module
-from geo_offers.cells import compact, expand
-from geo_offers.index import DealIndex, DealRecord
-from geo_offers.matching import Matcher
+from geo_offers.matching import csr
+from geo_offers.matching.index import DealIndex
+from geo_offers.matching.matcher import Matcher
+from geo_offers.matching.records import DealRecord
+from geo_offers.places.cells import compact
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 BERLIN = (52.52, 13.405)
+
+
+def expand(code: int, res: int) -> int:
+    """The H3 index of a compacted cell: the inverse of ``compact`` (mode bit, resolution, digits, unused 7s)."""
+    unused = (1 << ((15 - res) * 3)) - 1
+    return (1 << 59) | (res << 52) | (code << ((15 - res) * 3)) | unused
 
 
 def make(deal_id: int, rng: random.Random, *, title: str = "deal") -> DealRecord:
@@ -24,9 +32,21 @@ def make(deal_id: int, rng: random.Random, *, title: str = "deal") -> DealRecord
     centre = h3.latlng_to_cell(lat, lon, 8)
     cells = sorted(h3.grid_disk(centre, rng.choice((0, 1, 2))))
     return DealRecord(
-        deal_id, f"{title} {deal_id}", "", rng.choice(("cafe", "food", "fashion")), deal_id * 10, "store", "street 1",
-        lat, lon, "Europe/Berlin", NOW - timedelta(days=1), NOW + timedelta(days=1), [], cells,
-    )  # fmt: skip
+        deal_id=deal_id,
+        title=f"{title} {deal_id}",
+        description="",
+        category=rng.choice(("cafe", "food", "fashion")),
+        store_id=deal_id * 10,
+        store_name="store",
+        store_address="street 1",
+        lat=lat,
+        lon=lon,
+        timezone="Europe/Berlin",
+        valid_from=NOW - timedelta(days=1),
+        valid_until=NOW + timedelta(days=1),
+        windows=[],
+        cells=cells,
+    )
 
 
 def reference(deals: dict[int, DealRecord], cell: int) -> set[int]:
@@ -67,7 +87,7 @@ def test_compact_round_trip_keeps_order() -> None:
 def test_candidates_agree_with_brute_force_through_changes(
     seed: int, chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(index_module, "_CHUNK", chunk)  # the CSR tables are built in chunks of this many keys
+    monkeypatch.setattr(csr, "CHUNK", chunk)  # the CSR tables are built in chunks of this many keys
     rng = random.Random(seed)
     deals = {i: make(i, rng) for i in range(1, 301)}
     index = DealIndex(8)
@@ -121,11 +141,11 @@ def test_cached_answer_follows_changes() -> None:
     assert matcher.match(cell, (), 10, NOW).deal_ids == (1,)
     assert matcher.hits == 1
     # a deal added to the cell's coverage invalidates it
-    second = DealRecord(**{**{f: getattr(first, f) for f in first.__slots__}, "deal_id": 2})  # type: ignore[arg-type]
+    second = dataclasses.replace(first, deal_id=2)
     matcher.changed(index.upsert(second), {2})
     assert set(matcher.match(cell, (), 10, NOW).deal_ids) == {1, 2}
     # a deal moved far away (new coverage elsewhere) leaves the old cell's cached answer
-    far = DealRecord(**{**{f: getattr(first, f) for f in first.__slots__}, "cells": [h3.latlng_to_cell(48.1, 11.6, 8)]})  # type: ignore[arg-type]
+    far = dataclasses.replace(first, cells=[h3.latlng_to_cell(48.1, 11.6, 8)])
     matcher.changed(index.upsert(far), {1})
     assert matcher.match(cell, (), 10, NOW).deal_ids == (2,)
     # a removed deal too

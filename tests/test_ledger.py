@@ -13,10 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from consent import decisions, ledger
+from consent import decisions
 from consent.canonical import canonical_json, chain_hash
 from consent.decisions import Decision
-from geo_offers.db import Database
+from consent.ledger import chain as ledger
+from geo_offers.kit.database import Database
 from geo_offers.settings import Settings
 from tests.helpers import grant, new_subject, scan_database
 
@@ -92,6 +93,7 @@ def test_an_insert_that_does_not_continue_the_chain_is_refused(database_url: str
         conn.close()
 
 
+@pytest.mark.slow
 def test_chain_verifies_after_10000_events_from_concurrent_writers(
     db: Database, settings: Settings, client: TestClient, notice_version: int
 ) -> None:
@@ -124,11 +126,11 @@ def test_chain_verifies_after_10000_events_from_concurrent_writers(
                             session,
                             settings.consent,
                             Decision(
-                                subject,
-                                notice_version,
-                                ["location_offers", "offer_analytics"],
-                                "test",
-                                "de",
+                                subject_id=subject,
+                                notice_version=notice_version,
+                                purposes=["location_offers", "offer_analytics"],
+                                source="test",
+                                locale="de",
                                 precision_res=5 + (i % 4),
                             ),
                             now,
@@ -154,7 +156,7 @@ def test_chain_verifies_after_10000_events_from_concurrent_writers(
 
 
 def test_tampering_is_found_at_the_changed_row(fresh_database_url: str) -> None:
-    from tests.conftest import make_settings
+    from tests.helpers import make_settings
 
     settings = make_settings(fresh_database_url)
     db = Database(settings)
@@ -169,7 +171,9 @@ def test_tampering_is_found_at_the_changed_row(fresh_database_url: str) -> None:
             decisions.grant(
                 session,
                 settings.consent,
-                Decision(new_subject(), 1, ["location_offers"], "t", "de"),
+                Decision(
+                    subject_id=new_subject(), notice_version=1, purposes=["location_offers"], source="t", locale="de"
+                ),
                 datetime.now(UTC),
             )
     assert _verify(db).ok

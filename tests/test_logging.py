@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from geo_offers.app import create_app
-from geo_offers.logs import configure_logging, redact
+from geo_offers.kit.logs import configure_logging, redact
 from geo_offers.settings import Settings
 
 SUBJECT = "6f1c2d9e-8a43-4b7e-9a51-2f0c7d3e4b15"

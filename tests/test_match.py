@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,27 +13,22 @@ from fastapi.testclient import TestClient
 
 from geo_offers.app import create_app
 from geo_offers.settings import Settings
-from tests.conftest import FakeClock
-from tests.helpers import assert_problem, deal_body, grant, new_subject, store_body
+from tests.helpers import (
+    FRIDAY_NOON_BERLIN,
+    FakeClock,
+    assert_problem,
+    deal_body,
+    grant,
+    new_subject,
+    somewhere,
+    store_body,
+    wait_until,
+)
 
 Headers = dict[str, str]
+
+
 # A Friday noon in Berlin (CEST, UTC+2).
-FRIDAY_NOON_BERLIN = datetime(2026, 6, 5, 10, 0, tzinfo=UTC)
-
-
-def somewhere() -> tuple[float, float]:
-    """A (lon, lat) far from every other test's stores, so answers hold only this test's deals."""
-    return random.uniform(-60.0, -40.0), random.uniform(-30.0, -10.0)
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
-
-
 def indexed(client: TestClient, deal_id: int) -> bool:
     """Whether the app's in-memory index holds the deal (changes arrive asynchronously by NOTIFY)."""
     services = client.app.state.services  # type: ignore[attr-defined]
@@ -383,3 +377,20 @@ def test_the_area_catalogue_refuses_fine_or_huge_cells(client: TestClient, app_h
     problem = assert_problem(client.get(f"/v1/offers/area/{cell}", headers=app_headers), 422, "invalid-input")
     assert "resolution" in problem["detail"]
     assert_problem(client.get("/v1/offers/area/not-a-cell", headers=app_headers), 422, "invalid-input")
+
+
+def test_the_answer_cache_and_the_index_feed_are_counted_on_metrics(
+    place: Place, subject: str, at_noon: FakeClock
+) -> None:
+    place.publish()
+    for _ in range(3):
+        place.match(subject)
+    text = place.client.get("/metrics").text
+    counts = {
+        line.split('kind="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("geo_offers_internal_total{")
+    }
+    assert counts["match_cache_misses"] >= 1 and counts["match_cache_hits"] >= 2
+    assert counts["index_changes_applied"] >= 1
+    assert counts["counter_rows_dropped"] == 0

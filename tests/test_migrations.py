@@ -8,11 +8,9 @@ from alembic.runtime.migration import MigrationContext
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
-from consent.models import ConsentBase
-from geo_offers.db import sqlalchemy_url
-from geo_offers.migrate import alembic_config, head_revision
-from geo_offers.models import Base
-from tests.conftest import make_settings
+from geo_offers.kit.database import sqlalchemy_url
+from geo_offers.kit.migrate import alembic_config, head_revision, target_metadata
+from tests.helpers import make_settings
 
 
 def test_models_match_the_migrated_schema(database_url: str) -> None:
@@ -22,7 +20,7 @@ def test_models_match_the_migrated_schema(database_url: str) -> None:
             conn,
             opts={"include_object": alembic_helpers.include_object, "compare_type": True},
         )
-        diff = compare_metadata(context, [Base.metadata, ConsentBase.metadata])
+        diff = compare_metadata(context, target_metadata())
     assert diff == []
 
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from geo_offers.db import Database
+from geo_offers.kit.database import Database
 from tests.helpers import BERLIN, assert_problem, deal_body, store_body
 
 Headers = dict[str, str]

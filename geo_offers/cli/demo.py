@@ -7,8 +7,8 @@ import sys
 from typing import Any
 
 from geo_offers import demo
-from geo_offers.clock import utc_now
-from geo_offers.db import open_database
+from geo_offers.kit.clock import utc_now
+from geo_offers.kit.database import open_database
 from geo_offers.settings import Settings
 
 

@@ -6,9 +6,9 @@ import argparse
 from typing import Any
 
 from consent import expiry
-from geo_offers import retention
-from geo_offers.clock import utc_now
-from geo_offers.db import open_database
+from geo_offers.insights import retention
+from geo_offers.kit.clock import utc_now
+from geo_offers.kit.database import open_database
 from geo_offers.settings import Settings
 
 

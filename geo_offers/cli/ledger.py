@@ -12,12 +12,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from consent import checkpoints, export
 from consent.errors import Conflict, InvalidInput
-from geo_offers.clock import utc_now
-from geo_offers.db import open_database
+from consent.ledger import checkpoints, export
+from geo_offers.compliance.signing import signing_key
+from geo_offers.kit.clock import utc_now
+from geo_offers.kit.database import open_database
 from geo_offers.settings import Settings
-from geo_offers.signing import signing_key
 
 EXIT_INVALID = 1
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from geo_offers import keys as key_repo
-from geo_offers import merchants as merchant_repo
-from geo_offers import migrate
-from geo_offers.clock import utc_now
-from geo_offers.db import open_database
+from geo_offers.kit import migrate
+from geo_offers.kit.clock import utc_now
+from geo_offers.kit.database import open_database
 from geo_offers.settings import Settings
+from geo_offers.tenants import keys as key_repo
+from geo_offers.tenants import merchants as merchant_repo
 
 
 def register(groups: Any) -> None:

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from geo_offers.logs import configure_logging
+from geo_offers.kit.logs import configure_logging
 from geo_offers.settings import Settings
 
 
@@ -23,22 +23,29 @@ def register(groups: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start uvicorn with uvloop and httptools; workers share metrics through a multiprocess directory."""
+    """Serve the product's app."""
+    run_uvicorn("geo_offers.app:create_app_from_env", host=args.host, port=args.port, workers=args.workers)
+    return 0
+
+
+def run_uvicorn(factory: str, *, host: str, port: int, workers: int) -> None:
+    """Start uvicorn with uvloop and httptools on an app factory ("module:function"); workers share metrics
+    through a multiprocess directory."""
     import uvicorn
 
     settings = Settings()
     configure_logging(settings.log_level)
-    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = Path(tempfile.gettempdir()) / f"geo-offers-metrics-{os.getpid()}"
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     uvicorn.run(
-        "geo_offers.app:create_app_from_env",
+        factory,
         factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
+        host=host,
+        port=port,
+        workers=workers,
         loop="uvloop",
         http="httptools",
         log_config=None,
@@ -46,4 +53,3 @@ def run(args: argparse.Namespace) -> int:
         server_header=False,
         timeout_graceful_shutdown=10,
     )
-    return 0

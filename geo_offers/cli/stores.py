@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import select
 
 from consent.errors import NotFound
-from geo_offers import store_import
-from geo_offers.clock import utc_now
-from geo_offers.db import open_database
-from geo_offers.models import Merchant
+from geo_offers.kit.clock import utc_now
+from geo_offers.kit.database import open_database
+from geo_offers.places.stores import importer as store_import
 from geo_offers.settings import Settings
+from geo_offers.tenants.models import Merchant
 
 EXIT_SOME_FAILED = 3
 

@@ -297,7 +297,7 @@ def check_ledger(url: str, acks: list[Ack]) -> tuple[int, list[str]]:
 def check_chain(url: str) -> Any:
     from sqlalchemy import create_engine
 
-    from consent.ledger import verify
+    from consent.ledger.chain import verify
 
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg2://"))
     try:

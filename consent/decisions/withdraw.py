@@ -1,0 +1,77 @@
+"""Withdrawal: as easy as granting (one call), effective for the very next request on every instance."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from consent import notices
+from consent.decisions.receipts import Receipt
+from consent.decisions.states import effective_status, read_states, update_states
+from consent.errors import InvalidInput, NotActive, NotFound
+from consent.ledger import chain as ledger
+from consent.pseudonyms import lock_tag, pseudonym
+from consent.settings import ConsentSettings
+
+
+def withdraw(
+    session: Session,
+    settings: ConsentSettings,
+    subject_id: str,
+    purposes: list[str] | None,
+    gpc: bool,
+    now: datetime,
+) -> Receipt:
+    """End active consents (all of them when ``purposes`` is None)."""
+    tag = lock_tag(session, pseudonym(settings.pepper.get_secret_value(), subject_id))
+    if tag is None:
+        raise NotFound("no consent has been recorded for this subject")
+    states = read_states(session, tag)
+    floors = notices.floors(session)
+    active = sorted(p for p, row in states.items() if effective_status(row, floors, now)[0] == "active")
+    if purposes is None:
+        targets = active
+        if not targets:
+            raise NotActive("this subject has no active consent to withdraw")
+    else:
+        targets = sorted(set(purposes))
+        known = set(states) | set(notices.purposes_of(notices.current(session)))
+        unknown = [p for p in targets if p not in known]
+        if unknown:
+            raise InvalidInput(f"unknown purposes {', '.join(unknown)}")
+        inactive = [p for p in targets if p not in active]
+        if inactive:
+            raise NotActive(f"no active consent for {', '.join(inactive)}", purposes=inactive)
+    decision_id = uuid.uuid4()
+    update_states(
+        session,
+        tag,
+        targets,
+        {
+            "decision_id": decision_id,
+            "gpc": gpc,
+            "decided_at": now,
+            "status": "withdrawn",
+            "ended_at": now,
+            "end_reason": "withdrawn",
+        },
+    )
+    document = ledger.event_document("withdraw", now, tag, targets, decision_id=decision_id, gpc=gpc)
+    appended = ledger.append_and_commit(session, document, now)
+    return Receipt(
+        consent_id=decision_id,
+        event="withdraw",
+        purposes=targets,
+        declined_purposes=[],
+        precision_res=None,
+        notice_version=None,
+        notice_sha256=None,
+        recorded_at=now,
+        expires_at=None,
+        ask_again_after=None,
+        seq=appended.seq,
+        hash=appended.hash.hex(),
+        gpc_seen=gpc,
+    )

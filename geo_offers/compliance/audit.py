@@ -1,0 +1,249 @@
+"""Audit routes (dpo key, read-only): the ledger, its exports and integrity proofs, the summary, the processing
+record and the access log. Every call is logged (key id, route, time) in the transaction that answers it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AfterValidator
+from starlette.responses import StreamingResponse
+
+from consent import notices
+from consent.audit import events as audit
+from consent.audit import summary
+from consent.canonical import iso
+from consent.errors import InvalidInput
+from consent.ledger import checkpoints, export
+from consent.schemas import PurposeId, SubjectId
+from consent.strict import IsoText
+from geo_offers.compliance import processing_record
+from geo_offers.compliance.schemas import (
+    AccessOut,
+    AccessPage,
+    CheckpointOut,
+    CheckpointPage,
+    DayOut,
+    EventOut,
+    EventPage,
+    ProcessingRecordOut,
+    PurposeDayOut,
+    SummaryOut,
+    VerifyOut,
+)
+from geo_offers.compliance.signing import trusted_public_key
+from geo_offers.kit.deps import DpoKey, NowDep, ServicesDep, SessionDep, SettingsDep
+from geo_offers.kit.params import After
+from geo_offers.tenants.auth import Principal
+
+
+def _to_utc(moment: datetime) -> datetime:
+    # Any offset Python accepts (up to ±23:59) is turned into UTC, which the database always accepts.
+    if moment.tzinfo is None:
+        raise ValueError("times need an offset, such as 2026-11-01T00:00:00Z")
+    return moment.astimezone(UTC)
+
+
+UtcTime = Annotated[datetime, IsoText, AfterValidator(_to_utc)]
+UtcDay = Annotated[date, IsoText]
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+#: Query parameters whose names (never values) the access log keeps.
+LOGGED_PARAMS = {"since", "until", "type", "purpose", "notice_version", "subject", "after", "limit", "format", "key_id"}
+MAX_SUMMARY_DAYS = 366
+EventType = Literal["grant", "decline", "withdraw", "expire", "erase"]
+
+
+def audited(request: Request, principal: DpoKey, session: SessionDep, now: NowDep) -> Principal:
+    """Admit dpo keys only, and log the call in the request's transaction (no answer without its log line)."""
+    route: Any = request.scope.get("route")
+    path = getattr(route, "path", "?")
+    used = [name for name in request.query_params if name in LOGGED_PARAMS]
+    audit.record_access(session, principal.key_id, request.method, path, used, now)
+    return principal
+
+
+Auditor = Annotated[Principal, Depends(audited)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+def event_filter(
+    since: Annotated[UtcTime | None, Query(description="Events at or after this time (with offset).")] = None,
+    until: Annotated[UtcTime | None, Query(description="Events before this time (with offset).")] = None,
+    type: Annotated[list[EventType] | None, Query(description="Event types (repeatable).")] = None,
+    purpose: Annotated[PurposeId | None, Query()] = None,
+    notice_version: Annotated[int | None, Query(ge=1, le=2_000_000_000)] = None,
+    subject: Annotated[
+        SubjectId | None, Query(description="The subject id the person gave; the service looks up its pseudonym.")
+    ] = None,
+) -> audit.EventFilter:
+    """The filters shared by the listing and the export."""
+    return audit.EventFilter(
+        since=since,
+        until=until,
+        types=tuple(type or ()),
+        purpose=purpose,
+        notice_version=notice_version,
+        subject_id=subject,
+    )
+
+
+Filter = Annotated[audit.EventFilter, Depends(event_filter)]
+
+
+def event_out(row: Any) -> EventOut:
+    """The API form of a ledger row."""
+    item = export.record(row)
+    return EventOut(
+        seq=row.seq,
+        occurred_at=row.occurred_at,
+        type=row.event_type,
+        tag=row.tag,
+        decision_id=row.decision_id,
+        purposes=item["purposes"],
+        notice_version=row.notice_version,
+        document=orjson.loads(row.canonical),
+        canonical=row.canonical,
+        prev_hash=item["prev_hash"],
+        hash=item["hash"],
+    )
+
+
+@router.get("/consent-events")
+def consent_events(
+    wanted: Filter,
+    _: Auditor,
+    session: SessionDep,
+    settings: SettingsDep,
+    after: After = 0,
+    limit: Limit = 100,
+) -> EventPage:
+    """The consent ledger in sequence order, filtered; pass `next_after` back as `after` for the next page."""
+    pepper = settings.consent.pepper.get_secret_value()
+    rows, next_after = audit.event_page(session, pepper, wanted, after, limit)
+    return EventPage(items=[event_out(row) for row in rows], next_after=next_after)
+
+
+@router.get(
+    "/consent-events/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/jsonl": {}}, "description": "The events, streamed."}},
+)
+def export_consent_events(
+    wanted: Filter,
+    _: Auditor,
+    session: SessionDep,
+    services: ServicesDep,
+    now: NowDep,
+    format: Annotated[Literal["csv", "jsonl"], Query()] = "jsonl",
+) -> StreamingResponse:
+    """The filtered ledger as CSV or JSON Lines, streamed from a server-side cursor, with `seq`, `prev_hash`,
+    `hash` and the hashed `canonical` text of every event: check it offline with
+    `geo-offers ledger verify-export FILE [--checkpoint CHECKPOINTS.json --public-key KEY]`.
+    """
+    query = audit.events_query(audit.conditions(session, services.settings.consent.pepper.get_secret_value(), wanted))
+    engine = services.db.engine
+
+    def chunks() -> Iterator[bytes]:
+        with engine.connect() as connection:
+            yield from export.stream(connection, query, format)
+
+    stamp = iso(now)[:19].replace(":", "").replace("-", "")
+    headers = {"Content-Disposition": f'attachment; filename="consent-events-{stamp}.{format}"'}
+    return StreamingResponse(chunks(), media_type=export.MEDIA_TYPES[format], headers=headers)
+
+
+@router.get("/ledger/verify")
+def verify_ledger(_: Auditor, services: ServicesDep) -> VerifyOut:
+    """Recompute the whole chain from one snapshot and compare it with every signed checkpoint."""
+    trusted = trusted_public_key(services.settings)
+    engine = services.db.engine
+    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
+        result = checkpoints.verify_ledger(conn, trusted)
+    chain = result.chain
+    return VerifyOut(
+        ok=result.ok,
+        events_checked=chain.events_checked,
+        head_seq=chain.head_seq,
+        head_hash=chain.head_hash,
+        first_bad_seq=result.first_bad_seq,
+        problem=result.problem,
+        checkpoints_checked=result.checkpoints_checked,
+    )
+
+
+@router.get("/ledger/checkpoints")
+def list_checkpoints(
+    _: Auditor, session: SessionDep, settings: SettingsDep, after: After = 0, limit: Limit = 100
+) -> CheckpointPage:
+    """Signed checkpoints, oldest first. Save them (or this page) for `verify-export --checkpoint`."""
+    trusted = trusted_public_key(settings)
+    items, next_after = checkpoints.page(session, after, limit)
+    return CheckpointPage(
+        items=[
+            CheckpointOut(
+                id=ident,
+                **cp.to_json(),
+                trusted=None if trusted is None else checkpoints.check_signature(cp, trusted) is None,
+            )
+            for ident, cp in items
+        ],
+        next_after=next_after,
+    )
+
+
+@router.get("/summary")
+def daily_summary(
+    _: Auditor,
+    session: SessionDep,
+    now: NowDep,
+    since: Annotated[UtcDay | None, Query(description="First day (UTC), default 29 days before `until`.")] = None,
+    until: Annotated[UtcDay | None, Query(description="Last day (UTC), inclusive; default today.")] = None,
+) -> SummaryOut:
+    """Per UTC day: grants, refusals, withdrawals, expiries and erasures, and active consents per purpose."""
+    last = until or now.date()
+    first = since or last - timedelta(days=29)
+    if first > last:
+        raise InvalidInput("since must not be after until")
+    if (last - first).days >= MAX_SUMMARY_DAYS:
+        raise InvalidInput(f"at most {MAX_SUMMARY_DAYS} days at a time")
+    purposes = notices.purposes_of(notices.current(session))
+    days = summary.summary(session, first, last, purposes)
+    return SummaryOut(
+        since=first,
+        until=last,
+        days=[
+            DayOut(
+                day=d.day,
+                events=d.events,
+                purposes={p: PurposeDayOut.model_validate(v, from_attributes=True) for p, v in d.purposes.items()},
+            )
+            for d in days
+        ],
+    )
+
+
+@router.get("/processing-record")
+def processing(_: Auditor, session: SessionDep, settings: SettingsDep, now: NowDep) -> ProcessingRecordOut:
+    """The GDPR Art. 30 record of this processing, generated from the running configuration and the notices."""
+    return ProcessingRecordOut.model_validate(processing_record.record(session, settings, now))
+
+
+@router.get("/access-log")
+def access_log(
+    _: Auditor,
+    session: SessionDep,
+    after: After = 0,
+    limit: Limit = 100,
+    since: Annotated[UtcTime | None, Query()] = None,
+    until: Annotated[UtcTime | None, Query()] = None,
+    key_id: Annotated[str | None, Query(pattern=r"^[0-9a-f]{12}$")] = None,
+) -> AccessPage:
+    """Who (which key) called which audit route, and when; this call included."""
+    rows, next_after = audit.access_page(session, since, until, key_id, after, limit)
+    return AccessPage(items=[AccessOut.model_validate(r, from_attributes=True) for r in rows], next_after=next_after)

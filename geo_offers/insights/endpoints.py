@@ -1,0 +1,72 @@
+"""Insight routes (merchant key, own deals and stores only) and the privacy-budget log (dpo key)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from geo_offers.insights import releases as insights
+from geo_offers.insights import repository as insights_repo
+from geo_offers.insights.privacy import noise_key
+from geo_offers.insights.schemas import ActivityInsights, BudgetEntry, BudgetLog, DealInsights
+from geo_offers.kit.deps import DpoKey, MerchantKey, NowDep, ServicesDep, SessionDep
+from geo_offers.kit.params import BIGINT_MAX, After, RowId
+from geo_offers.places.cells import parse_cell
+
+router = APIRouter(prefix="/v1/insights", tags=["insights"])
+audit_router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+def _release(services: ServicesDep, principal: MerchantKey, now: NowDep) -> insights.Release:
+    settings = services.settings
+    key = noise_key(settings.consent.pepper.get_secret_value())
+    return insights.Release.of(settings, key, principal, now)
+
+
+@router.get("/deals/{deal_id}")
+def deal_insights(
+    deal_id: RowId,
+    principal: MerchantKey,
+    services: ServicesDep,
+    session: SessionDep,
+    now: NowDep,
+    days: Annotated[int, Query(ge=1, le=366, description="How many closed days to show, newest last.")] = 28,
+) -> DealInsights:
+    """How often one of your deals was served, seen, clicked and redeemed: per day, per week (with growth)
+    and per hour of the week, in the store's time zone. Each figure rests on at least k events or is
+    suppressed, and carries differential-privacy noise; `privacy` states the parameters. Another
+    merchant's deal answers 404.
+    """
+    return insights.deal_insights(session, _release(services, principal, now), deal_id, days)
+
+
+@router.get("/activity")
+def activity(
+    principal: MerchantKey,
+    services: ServicesDep,
+    session: SessionDep,
+    now: NowDep,
+    cell: Annotated[str, Query(max_length=16, description="An H3 cell of resolution 6 or coarser.")],
+) -> ActivityInsights:
+    """At which hours of the week consenting people in a cell asked for offers (summed over the last
+    complete weeks). The cell must hold or border one of your stores (403 otherwise) and be of resolution 6
+    or coarser: activity is never counted in finer cells. Figures are k-suppressed and noised.
+    """
+    parsed = parse_cell(cell)
+    release = _release(services, principal, now)
+    return insights.activity_insights(session, release, parsed, services.settings.activity_coarsest_res)
+
+
+@audit_router.get("/privacy-budget")
+def privacy_budget(
+    _: DpoKey,
+    session: SessionDep,
+    after: After = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    merchant_id: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
+) -> BudgetLog:
+    """Every insight release in order: which key asked, for which figures, at which epsilon and k."""
+    rows = insights_repo.budget_entries(session, after=after, limit=limit, merchant_id=merchant_id)
+    items = [BudgetEntry.model_validate(row, from_attributes=True) for row in rows]
+    return BudgetLog(items=items, next_after=items[-1].id if len(items) == limit else None)

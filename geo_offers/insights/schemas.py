@@ -1,0 +1,135 @@
+"""Bodies of the offer event route, answers of the insight routes and of the privacy-budget audit route."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from consent.strict import StrictModel
+
+EventType = Literal["impression", "click", "redeem"]
+
+
+class EventRequest(StrictModel):
+    """One event of an offer the app showed; it carries no subject id."""
+
+    type: EventType
+    offer_analytics: bool = Field(
+        default=True,
+        description="Whether the person granted `offer_analytics`. Send false when not: a redeem then still uses "
+        "up one of the deal's redemptions but nothing is counted, and impressions and clicks are dropped.",
+    )
+
+
+class EventAccepted(BaseModel):
+    deal_id: int
+    type: EventType
+    counted: bool = Field(description="Whether the event went into the (hourly, subject-free) counters.")
+    redemptions: int | None = Field(default=None, description="For a redeem: the deal's redemptions so far.")
+    max_redemptions: int | None = Field(default=None, description="For a redeem: the deal's quota, if any.")
+
+
+class FigureOut(BaseModel):
+    count: int | None = Field(description="The noised count; null when suppressed.")
+    suppressed: bool = Field(description="True when fewer than k events underlie the figure.")
+
+
+class KindFigures(BaseModel):
+    served: FigureOut = Field(description="How often the deal was in a match answer.")
+    impression: FigureOut
+    click: FigureOut
+    redeem: FigureOut
+
+
+class DayRow(BaseModel):
+    day: date = Field(description="A day in the store's time zone.")
+    counts: KindFigures
+
+
+class WeekRow(BaseModel):
+    week_start: date = Field(description="Monday, in the store's time zone.")
+    week_end: date
+    counts: KindFigures
+
+
+class GrowthOut(BaseModel):
+    percent: float | None = Field(description="Change of the last complete week against the one before, in %.")
+    suppressed: bool = Field(description="True when either week is suppressed or the earlier one is zero.")
+
+
+class Growth(BaseModel):
+    served: GrowthOut
+    impression: GrowthOut
+    click: GrowthOut
+    redeem: GrowthOut
+
+
+class HourRow(BaseModel):
+    hour_of_week: int = Field(description="0 = Monday 0:00-1:00 ... 167 = Sunday 23:00-24:00, local time.")
+    weekday: str
+    hour: int
+    counts: KindFigures
+
+
+class HoursOfWeek(BaseModel):
+    since: datetime = Field(description="Start of the complete weeks summed up (UTC Monday 0:00).")
+    until: datetime
+    hours: list[HourRow]
+
+
+class PrivacyParams(BaseModel):
+    mechanism: str
+    epsilon: float = Field(description="Privacy budget of this release, all its figures together.")
+    epsilon_per_figure: dict[str, float] = Field(description="Epsilon of each group of disjoint figures.")
+    sensitivity: int = Field(description="How much one counted event changes one figure.")
+    k: int = Field(description="Events a figure must rest on to be published; smaller ones are suppressed.")
+    unit: str = Field(description="What the guarantee protects.")
+    deterministic: bool = Field(description="The same figure always gets the same noise; repeating gains nothing.")
+    data_until: datetime = Field(description="Only periods that ended before this time are published.")
+
+
+class DealInsights(BaseModel):
+    deal_id: int
+    timezone: str
+    privacy: PrivacyParams
+    days: list[DayRow]
+    weeks: list[WeekRow] = Field(description="The last two complete weeks, from the noised daily counts.")
+    growth_week_over_week: Growth
+    hours_of_week: HoursOfWeek
+
+
+class ActivityHour(BaseModel):
+    hour_of_week: int = Field(description="0 = Monday 0:00-1:00 ... 167 = Sunday 23:00-24:00, local time.")
+    weekday: str
+    hour: int
+    requests: FigureOut = Field(description="Match requests of consenting people in the cell.")
+
+
+class ActivityInsights(BaseModel):
+    cell: str
+    resolution: int
+    timezone: str = Field(description="Time zone of the merchant's nearest store; hours are local to it.")
+    privacy: PrivacyParams
+    since: datetime
+    until: datetime
+    hours: list[ActivityHour]
+
+
+class BudgetEntry(BaseModel):
+    id: int
+    released_at: datetime
+    key_id: str = Field(description="The API key id that asked (never its secret).")
+    merchant_id: int | None
+    figure: str = Field(description="Which figures were released.")
+    mechanism: str
+    epsilon: float
+    k: int
+    figures: int
+    suppressed: int
+
+
+class BudgetLog(BaseModel):
+    items: list[BudgetEntry]
+    next_after: int | None = Field(description="Pass as `after` for the next page; null on the last page.")

@@ -1,0 +1,47 @@
+"""A matchable deal as the index receives it, and the two parts of its offer JSON rendered once at load."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DealRecord:
+    """Everything the index keeps of one matchable deal."""
+
+    deal_id: int
+    title: str
+    description: str
+    category: str
+    store_id: int
+    store_name: str
+    store_address: str
+    lat: float
+    lon: float
+    timezone: str
+    valid_from: datetime
+    valid_until: datetime
+    windows: list[dict[str, Any]]
+    cells: list[int]
+
+
+def render_text(record: DealRecord) -> bytes:
+    """The deal's own part of its offer JSON (``"title":...,"valid_until":"..."``, no braces)."""
+    return orjson.dumps(
+        {
+            "title": record.title,
+            "description": record.description,
+            "category": record.category,
+            "valid_until": record.valid_until.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    )[1:-1]
+
+
+def render_store(record: DealRecord) -> bytes:
+    """The store's part of an offer's JSON (``"store":{...}``), shared by the deals of a store."""
+    store = {"id": record.store_id, "name": record.store_name, "address": record.store_address}
+    return b'"store":' + orjson.dumps(store)

@@ -1,0 +1,77 @@
+"""Reading matchable deals from PostgreSQL for the in-memory index: all at once, or by deal or store ids.
+
+The full load streams through the service's SQLAlchemy engine (a server-side cursor, in a thread); the small
+re-reads after a change notification go through the asynchronous pool on the event loop. Both send the same
+statement in the driver's own parameter style and read its columns by name (the fields of ``DealRecord``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from geo_offers.matching.index import DealIndex
+from geo_offers.matching.records import DealRecord
+
+# Matchable: active, not yet past its validity (by more than a day of clock skew), quota not used up.
+_SELECT = """
+SELECT d.id AS deal_id, d.title, d.description, d.category, s.id AS store_id, s.name AS store_name,
+       s.address AS store_address, ST_Y(s.location) AS lat, ST_X(s.location) AS lon, s.timezone,
+       d.valid_from, d.valid_until, d.windows,
+       ARRAY(SELECT c.cell FROM deal_cells c WHERE c.deal_id = d.id ORDER BY c.cell) AS cells
+  FROM deals d
+  JOIN stores s ON s.id = d.store_id
+ WHERE d.status = 'active'
+   AND d.valid_until > %(cutoff)s
+   AND (d.max_redemptions IS NULL OR d.redemptions < d.max_redemptions)
+"""
+BY_DEALS = _SELECT + " AND d.id = ANY(%(ids)s)"
+BY_STORES = _SELECT + " AND d.store_id = ANY(%(ids)s)"
+_LOAD_BATCH = 20_000
+
+
+def record(row: Mapping[Any, Any]) -> DealRecord:
+    """A DealRecord from one row of the queries above, by column name."""
+    return DealRecord(**row)
+
+
+def load_index(engine: Engine, res: int, cutoff: datetime, progress: Callable[[int], None] | None = None) -> DealIndex:
+    """Build a complete index (blocking; run it in a thread), streaming rows through a server-side cursor."""
+    index = DealIndex(res)
+    with engine.connect() as conn, conn.begin():
+        # A million deals take longer than one statement may on the request path.
+        conn.execute(text("SET TRANSACTION READ ONLY"))
+        conn.execute(text("SET LOCAL statement_timeout = 0"))
+        streamed = conn.execution_options(stream_results=True, yield_per=_LOAD_BATCH)
+        for n, row in enumerate(streamed.exec_driver_sql(_SELECT, {"cutoff": cutoff}).mappings(), 1):
+            index.add(record(row))
+            if progress is not None and n % 100_000 == 0:
+                progress(n)
+    index.freeze()
+    release_free_memory()
+    return index
+
+
+def release_free_memory() -> None:
+    """Hand memory freed by the load (rows, sort buffers) back to the system (glibc keeps it otherwise)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
+
+
+def ids_from(payloads: Iterable[str]) -> tuple[set[int], set[int]]:
+    """Deal ids and store ids named by ``d:<id>`` and ``s:<id>`` notifications."""
+    deals: set[int] = set()
+    stores: set[int] = set()
+    for payload in payloads:
+        kind, _, value = payload.partition(":")
+        if value.isdigit():
+            (deals if kind == "d" else stores if kind == "s" else set()).add(int(value))
+    return deals, stores

@@ -1,0 +1,1 @@
+"""Places: stores and deals, their areas (geometry and H3 coverage), weekly windows, and the bulk import."""

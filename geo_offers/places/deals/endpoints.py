@@ -1,0 +1,124 @@
+"""Deal routes (merchant key; a merchant sees and changes only its own deals)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Response, status
+
+from consent.errors import InvalidInput
+from geo_offers.kit.deps import MerchantKey, NowDep, SessionDep, SettingsDep
+from geo_offers.kit.params import BIGINT_MAX, After, RowId
+from geo_offers.places.deals import repository as deals_repo
+from geo_offers.places.deals.repository import DealRow
+from geo_offers.places.deals.schemas import DealCreate, DealList, DealPublic, DealUpdate, RadiusArea, Status
+from geo_offers.places.stores.endpoints import merchant_of
+
+router = APIRouter(prefix="/v1/deals", tags=["deals"])
+
+
+def deal_public(row: DealRow) -> DealPublic:
+    """The API form of a deal row."""
+    geojson = orjson.loads(row.area_geojson)
+    return DealPublic(
+        id=row.id,
+        store_id=row.store_id,
+        title=row.title,
+        description=row.description,
+        category=row.category,
+        area={"radius_m": row.radius_m} if row.area_kind == "radius" else geojson,
+        area_geojson=geojson,
+        coverage_cells=row.coverage_cells,
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+        windows=row.windows,
+        status=row.status,
+        max_redemptions=row.max_redemptions,
+        redemptions=row.redemptions,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _area(body_area: Any) -> dict[str, Any]:
+    if isinstance(body_area, RadiusArea):
+        return {"radius_m": body_area.radius_m}
+    dumped: dict[str, Any] = body_area.model_dump()
+    return dumped
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_deal(
+    body: DealCreate, principal: MerchantKey, session: SessionDep, settings: SettingsDep, now: NowDep
+) -> DealPublic:
+    """Create a deal of one of the merchant's stores; its H3 coverage is derived in the same transaction."""
+    values = body.model_dump(exclude={"area", "windows"})
+    values["area"] = _area(body.area)
+    values["windows"] = [w.model_dump() for w in body.windows]
+    row = deals_repo.create_deal(
+        session, merchant_of(principal), values, now, index_res=settings.index_res, cap_km2=settings.area_cap_km2
+    )
+    return deal_public(row)
+
+
+@router.get("")
+def list_deals(
+    principal: MerchantKey,
+    session: SessionDep,
+    after: After = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    store_id: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
+    status: Status | None = None,
+) -> DealList:
+    """The merchant's deals in id order, optionally of one store or status."""
+    rows = deals_repo.list_deals(
+        session, merchant_of(principal), after=after, limit=limit, store_id=store_id, status=status
+    )
+    items = [deal_public(r) for r in rows]
+    return DealList(items=items, next_after=items[-1].id if len(items) == limit else None)
+
+
+@router.get("/{deal_id}")
+def get_deal(deal_id: RowId, principal: MerchantKey, session: SessionDep) -> DealPublic:
+    """One of the merchant's deals."""
+    return deal_public(deals_repo.get_deal(session, merchant_of(principal), deal_id))
+
+
+@router.patch("/{deal_id}")
+def update_deal(
+    deal_id: RowId,
+    body: DealUpdate,
+    principal: MerchantKey,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> DealPublic:
+    """Change a deal (publish with `status: active`, pause with `paused`); visible to every instance at once."""
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"area", "windows"})
+    nullable = {"max_redemptions"}
+    if any(v is None and k not in nullable for k, v in changes.items()):
+        raise InvalidInput("only max_redemptions may be set to null")
+    if "area" in body.model_fields_set:
+        if body.area is None:
+            raise InvalidInput("area cannot be null")
+        changes["area"] = _area(body.area)
+    if "windows" in body.model_fields_set:
+        changes["windows"] = [w.model_dump() for w in body.windows or []]
+    row = deals_repo.update_deal(
+        session,
+        merchant_of(principal),
+        deal_id,
+        changes,
+        now,
+        index_res=settings.index_res,
+        cap_km2=settings.area_cap_km2,
+    )
+    return deal_public(row)
+
+
+@router.delete("/{deal_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+def delete_deal(deal_id: RowId, principal: MerchantKey, session: SessionDep) -> Response:
+    """Delete a deal and its coverage."""
+    deals_repo.delete_deal(session, merchant_of(principal), deal_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

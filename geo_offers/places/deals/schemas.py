@@ -1,0 +1,110 @@
+"""Bodies of the deal routes: areas, weekly windows, validity and status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+
+from consent.strict import JsonInt, JsonTime, StrictModel
+from geo_offers.places.categories import Category
+from geo_offers.places.geometry import MAX_RADIUS_M, MIN_RADIUS_M
+from geo_offers.places.schedule import DAYS, parse_clock
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+
+class Window(StrictModel):
+    """A weekly window in the store's time zone; an end not after the start runs past midnight."""
+
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1, max_length=7)
+    start: str = Field(examples=["15:00"], pattern=r"^\d\d:\d\d$")
+    end: str = Field(examples=["17:30"], pattern=r"^\d\d:\d\d$")
+
+    @model_validator(mode="after")
+    def _times(self) -> Window:
+        start = parse_clock(self.start, allow_24=False)
+        end = parse_clock(self.end, allow_24=True)
+        if start == end:
+            raise ValueError("a window needs different start and end (00:00 to 24:00 is a whole day)")
+        if len(set(self.days)) != len(self.days):
+            raise ValueError("each day may appear once in a window")
+        self.days = sorted(self.days, key=DAYS.index)
+        return self
+
+
+class RadiusArea(StrictModel):
+    radius_m: JsonInt = Field(ge=MIN_RADIUS_M, le=MAX_RADIUS_M)
+
+
+class GeoJSONArea(StrictModel):
+    type: Literal["Polygon", "MultiPolygon"]
+    coordinates: list[Any] = Field(min_length=1)
+
+
+Area = RadiusArea | GeoJSONArea
+Status = Literal["draft", "active", "paused", "ended"]
+
+
+def _windows_unique(windows: list[Window]) -> list[Window]:
+    if len(windows) > 28:
+        raise ValueError("at most 28 windows")
+    return windows
+
+
+class DealCreate(StrictModel):
+    store_id: JsonInt = Field(ge=1)
+    title: Title
+    description: Description = ""
+    category: Category
+    area: Area
+    valid_from: JsonTime
+    valid_until: JsonTime
+    windows: Annotated[list[Window], AfterValidator(_windows_unique)] = Field(default_factory=list)
+    status: Status = "draft"
+    max_redemptions: JsonInt | None = Field(default=None, ge=1, le=100_000_000)
+
+    @model_validator(mode="after")
+    def _validity(self) -> DealCreate:
+        if self.valid_until <= self.valid_from:
+            raise ValueError("valid_until must be after valid_from")
+        return self
+
+
+class DealUpdate(StrictModel):
+    store_id: JsonInt | None = Field(default=None, ge=1)
+    title: Title | None = None
+    description: Description | None = None
+    category: Category | None = None
+    area: Area | None = None
+    valid_from: JsonTime | None = None
+    valid_until: JsonTime | None = None
+    windows: Annotated[list[Window], AfterValidator(_windows_unique)] | None = None
+    status: Status | None = None
+    max_redemptions: JsonInt | None = Field(default=None, ge=1, le=100_000_000)
+
+
+class DealPublic(BaseModel):
+    id: int
+    store_id: int
+    title: str
+    description: str
+    category: str
+    area: dict[str, Any] = Field(description="{'radius_m': N} or the GeoJSON polygon as given.")
+    area_geojson: dict[str, Any] = Field(description="The stored area as a GeoJSON MultiPolygon.")
+    coverage_cells: int = Field(description="How many H3 cells at the index resolution the area touches.")
+    valid_from: datetime
+    valid_until: datetime
+    windows: list[dict[str, Any]]
+    status: str
+    max_redemptions: int | None
+    redemptions: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class DealList(BaseModel):
+    items: list[DealPublic]
+    next_after: int | None

@@ -1,0 +1,82 @@
+"""Stores, deals and the H3 coverage of deal areas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index, Integer, Text, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP
+from sqlalchemy.orm import Mapped, mapped_column
+
+from geo_offers.kit.orm import Base
+
+Timestamp = TIMESTAMP(timezone=True)
+
+
+class Store(Base):
+    __tablename__ = "stores"
+    __table_args__ = (
+        Index("ix_stores_merchant_id_id", "merchant_id", "id"),
+        Index("ix_stores_location", "location", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(Text)
+    address: Mapped[str] = mapped_column(Text)
+    location: Mapped[WKBElement] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False, nullable=False), nullable=False
+    )
+    timezone: Mapped[str] = mapped_column(Text)
+    categories: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
+class Deal(Base):
+    __tablename__ = "deals"
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'active', 'paused', 'ended')", name="status"),
+        CheckConstraint("area_kind IN ('radius', 'polygon')", name="area_kind"),
+        CheckConstraint(
+            "(area_kind = 'radius') = (radius_m IS NOT NULL) AND (radius_m IS NULL OR radius_m BETWEEN 50 AND 50000)",
+            name="radius",
+        ),
+        CheckConstraint("valid_from < valid_until", name="validity"),
+        CheckConstraint("max_redemptions IS NULL OR max_redemptions > 0", name="quota"),
+        Index("ix_deals_merchant_id_id", "merchant_id", "id"),
+        Index("ix_deals_store_id", "store_id"),
+        Index("ix_deals_area", "area", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="CASCADE"))
+    store_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("stores.id", ondelete="RESTRICT"))
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(Text)
+    area_kind: Mapped[str] = mapped_column(Text)
+    radius_m: Mapped[int | None] = mapped_column(Integer)
+    area: Mapped[WKBElement] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=4326, spatial_index=False, nullable=False), nullable=False
+    )
+    valid_from: Mapped[datetime] = mapped_column(Timestamp)
+    valid_until: Mapped[datetime] = mapped_column(Timestamp)
+    windows: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(Text)
+    max_redemptions: Mapped[int | None] = mapped_column(Integer)
+    redemptions: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
+class DealCell(Base):
+    """One H3 cell (at the index resolution) that a deal's area touches."""
+
+    __tablename__ = "deal_cells"
+    __table_args__ = (Index("ix_deal_cells_deal_id", "deal_id"),)
+
+    cell: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    deal_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("deals.id", ondelete="CASCADE"), primary_key=True)

@@ -1,0 +1,152 @@
+"""Store routes (merchant key; a merchant sees and changes only its own stores)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from consent.errors import InvalidInput
+from geo_offers.kit.deps import MerchantKey, NowDep, ServicesDep, SessionDep, SettingsDep
+from geo_offers.kit.params import After, RowId
+from geo_offers.places.deals import repository as deals_repo
+from geo_offers.places.stores import importer as store_import
+from geo_offers.places.stores import repository as stores_repo
+from geo_offers.places.stores.repository import StoreRow
+from geo_offers.places.stores.schemas import (
+    ImportFailure,
+    ImportResult,
+    PointOut,
+    StoreCreate,
+    StoreList,
+    StorePublic,
+    StoreUpdate,
+)
+from geo_offers.tenants.auth import Principal
+
+router = APIRouter(prefix="/v1/stores", tags=["stores"])
+
+
+def merchant_of(principal: Principal) -> int:
+    """The merchant a merchant key is bound to."""
+    assert principal.merchant_id is not None  # the merchant role always has one (database constraint)
+    return principal.merchant_id
+
+
+def store_public(row: StoreRow) -> StorePublic:
+    """The API form of a store row."""
+    return StorePublic(
+        id=row.id,
+        name=row.name,
+        address=row.address,
+        location=PointOut(coordinates=[row.lon, row.lat]),
+        timezone=row.timezone,
+        categories=list(row.categories),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_store(body: StoreCreate, principal: MerchantKey, session: SessionDep, now: NowDep) -> StorePublic:
+    """Create a store at a GeoJSON Point (lon, lat)."""
+    lon, lat = body.location.coordinates
+    values = {
+        "name": body.name,
+        "address": body.address,
+        "lon": lon,
+        "lat": lat,
+        "timezone": body.timezone,
+        "categories": list(body.categories),
+    }
+    return store_public(stores_repo.create_store(session, merchant_of(principal), values, now))
+
+
+_IMPORT_BODY = {
+    "required": True,
+    "content": {
+        "application/geo+json": {
+            "schema": {
+                "type": "object",
+                "description": "A FeatureCollection of Point features; properties "
+                "name, address, timezone (optional), categories (optional list).",
+            }
+        },
+        "text/csv": {
+            "schema": {
+                "type": "string",
+                "description": "Header name,address,lon,lat[,timezone][,categories]; "
+                "categories separated by semicolons.",
+            }
+        },
+    },
+}
+
+
+@router.post("/import", openapi_extra={"requestBody": _IMPORT_BODY})
+async def import_stores(request: Request, principal: MerchantKey, services: ServicesDep) -> ImportResult:
+    """Import up to 100,000 stores from GeoJSON or CSV. Each row is validated on its own; the answer names the
+    rows that failed and why, and the valid rows go in as one transaction."""
+    kind = store_import.kind_of(request.headers.get("content-type"))
+    data = await request.body()
+    merchant_id = merchant_of(principal)
+    now = services.clock()
+
+    def run() -> store_import.ImportOutcome:
+        with services.db.transaction() as session:
+            return store_import.import_stores(session, merchant_id, data, kind, now)
+
+    outcome = await run_in_threadpool(run)
+    return ImportResult(
+        imported=len(outcome.store_ids),
+        failed=[ImportFailure(row=row, errors=errors) for row, errors in outcome.failed],
+        store_ids=outcome.store_ids,
+    )
+
+
+@router.get("")
+def list_stores(
+    principal: MerchantKey,
+    session: SessionDep,
+    after: After = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> StoreList:
+    """The merchant's stores in id order; pass `next_after` back as `after` for the next page."""
+    rows = stores_repo.list_stores(session, merchant_of(principal), after=after, limit=limit)
+    items = [store_public(r) for r in rows]
+    return StoreList(items=items, next_after=items[-1].id if len(items) == limit else None)
+
+
+@router.get("/{store_id}")
+def get_store(store_id: RowId, principal: MerchantKey, session: SessionDep) -> StorePublic:
+    """One of the merchant's stores."""
+    return store_public(stores_repo.get_store(session, merchant_of(principal), store_id))
+
+
+@router.patch("/{store_id}")
+def update_store(
+    store_id: RowId,
+    body: StoreUpdate,
+    principal: MerchantKey,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> StorePublic:
+    """Change a store; radius areas of its deals move with a new location."""
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"location"})
+    if body.location is not None:
+        changes["lon"], changes["lat"] = body.location.coordinates
+    if any(v is None for v in changes.values()):
+        raise InvalidInput("fields of a store cannot be set to null")
+    row = stores_repo.update_store(session, merchant_of(principal), store_id, changes, now)
+    if body.location is not None:
+        deals_repo.rebuild_radius_deals(session, store_id, row.lat, row.lon, now, index_res=settings.index_res)
+    return store_public(row)
+
+
+@router.delete("/{store_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+def delete_store(store_id: RowId, principal: MerchantKey, session: SessionDep) -> Response:
+    """Delete a store without deals (409 while it has some)."""
+    stores_repo.delete_store(session, merchant_of(principal), store_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,1 +1,0 @@
-"""API schemas (request and response bodies), separate from the ORM models."""

@@ -1,0 +1,1 @@
+"""Tenants and access: merchants, API keys, and authentication of every caller by its key."""

@@ -1,0 +1,1 @@
+"""Tests of the anonymous insights: counting, suppression, noise, attacks, retention."""
