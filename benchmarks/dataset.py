@@ -32,6 +32,16 @@ import numpy as np
 import orjson
 import psycopg2
 import shapely
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from benchmarks.fastcover import CellGeometry, circle_ewkb_hex, cover_circle
 from benchmarks.germany import Geography
@@ -106,14 +116,17 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
-def _progress(label: str, done: int, total: int, started: float) -> None:
-    elapsed = max(time.monotonic() - started, 1e-6)
-    rate = done / elapsed
-    eta = (total - done) / rate if rate else 0.0
-    sys.stderr.write(f"\r[{label}] {done:,}/{total:,} ({done * 100 // max(total, 1)}%) {rate:,.0f}/s ETA {eta:,.0f}s ")
-    if done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
+def _progress_bar() -> Progress:
+    """A progress bar on stderr: done/total, rate and time left (rich; a plain final line when not a terminal)."""
+    return Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    )
 
 
 # --- deal chunks, built in worker processes -------------------------------------------------------------------
@@ -272,7 +285,8 @@ def load(url: str, deals: int, *, seed: int = 1, jobs: int = 2, now: datetime | 
             cur.execute(_DROP_CELL_INDEXES)
             first_deal = _next_id(cur, "deals")
             done = 0
-            with Pool(jobs, initializer=_init_worker, initargs=(stores,)) as pool:
+            with Pool(jobs, initializer=_init_worker, initargs=(stores,)) as pool, _progress_bar() as bar:
+                task = bar.add_task("[deals]", total=deals)
                 for deal_rows, cell_rows, cells in pool.imap(
                     build_chunk, _chunks(seed, first_deal, deals, store_count, moment)
                 ):
@@ -280,7 +294,7 @@ def load(url: str, deals: int, *, seed: int = 1, jobs: int = 2, now: datetime | 
                     _copy(cur, "COPY deal_cells (cell, deal_id) FROM STDIN", cell_rows)
                     done += deal_rows.count("\n")
                     cells_total += cells
-                    _progress("deals", done, deals, started)
+                    bar.update(task, completed=done)
             sys.stderr.write(f"[index] rebuilding the coverage indexes over {cells_total:,} new cells\n")
             cur.execute(_CREATE_CELL_INDEXES)
             for table in ("merchants", "stores", "deals"):

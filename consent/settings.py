@@ -1,4 +1,4 @@
-"""Settings of the consent service (environment prefix ``GEO_OFFERS_``)."""
+"""Settings of the consent service (environment prefix ``GEO_OFFERS_``, or a ``.env`` file in the current folder)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ PRECISION_CEILING = 8
 class ConsentSettings(BaseSettings):
     """How long consent lasts, how coarse locations are, and the secret behind pseudonyms."""
 
-    model_config = SettingsConfigDict(env_prefix="GEO_OFFERS_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="GEO_OFFERS_", extra="ignore", env_file=".env", env_file_encoding="utf-8"
+    )
 
     pepper: SecretStr = Field(
         default=SecretStr(DEV_PEPPER),

@@ -1,4 +1,8 @@
-"""Settings of the service, read from the environment (prefix ``GEO_OFFERS_``)."""
+"""Settings of the service, read from the environment (prefix ``GEO_OFFERS_``).
+
+A ``.env`` file in the current folder may hold the same variables (``scripts/demo`` writes the demo database's URL
+there, so the command line finds it); a variable set in the environment wins over the file.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,9 @@ from consent.settings import ConsentSettings
 class Settings(BaseSettings):
     """Everything the service reads from its environment; one instance is handed to ``create_app``."""
 
-    model_config = SettingsConfigDict(env_prefix="GEO_OFFERS_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="GEO_OFFERS_", extra="ignore", env_file=".env", env_file_encoding="utf-8"
+    )
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/geo_offers"

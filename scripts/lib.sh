@@ -159,3 +159,14 @@ ensure_named_database() {  # create database $1 with PostGIS if it does not exis
     sql "$url" "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
     echo "$url"
 }
+
+remember_setting() {  # remember_setting NAME VALUE: NAME='VALUE' in $ROOT/.env (mode 0600), other lines kept
+    local file="$ROOT/.env" name="$1" value="$2" tmp old
+    old="$(grep -s "^$name=" "$file" | tail -n 1 || true)"
+    [ "$old" = "$name='$value'" ] && return 0
+    tmp="$(mktemp "$ROOT/.env.XXXXXX")"  # mktemp makes it 0600: the URL may hold a password
+    if [ -f "$file" ]; then grep -v "^$name=" "$file" > "$tmp" || true; fi
+    printf "%s='%s'\n" "$name" "$value" >> "$tmp"
+    mv "$tmp" "$file"
+    if [ -n "$old" ]; then say "$name in .env changed (it was ${old#*=})"; else say "wrote $name to .env"; fi
+}

@@ -177,8 +177,8 @@ def test_bad_filters_are_refused(client: TestClient, dpo_headers: dict[str, str]
 def test_export_verifies_offline(env: Env, tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
     _scenario(env)
     path = _export(env, tmp_path, fmt)
-    if fmt == "csv":
-        assert path.read_text().splitlines()[0].startswith("seq,occurred_at,type,tag")
+    if fmt == "csv":  # line 1 is the header that says what the export holds (tests/test_verify_export.py)
+        assert path.read_text().splitlines()[1].startswith("seq,occurred_at,type,tag")
     status, result = _verify_export(capsys, str(path))
     assert status == 0, result
     assert result["events"] == 6 and result["from_genesis"] and result["segments"] == 1
@@ -200,21 +200,22 @@ def test_an_edited_export_fails_verification_at_the_edited_event(
 ) -> None:
     _scenario(env)
     path = _export(env, tmp_path, "jsonl")
-    lines = path.read_text().splitlines()
-    lines[5] = edit(lines[5])
+    lines = path.read_text().splitlines()  # line 0 is the header, line 6 event 6
+    lines[6] = edit(lines[6])
     path.write_text("\n".join(lines) + "\n")
     status, result = _verify_export(capsys, str(path))
     assert status == 1 and result["first_bad_seq"] == 6 and not result["ok"]
-    del lines[2]  # a removed event breaks the link
+    del lines[2]  # event 2 removed: a full export has no gaps (this was accepted as ok before issue 13)
     path.write_text("\n".join(lines[:4]) + "\n")
     status, result = _verify_export(capsys, str(path))
-    assert status == 0 and result["segments"] == 2  # still self-consistent: only a checkpoint proves completeness
+    assert status == 1 and result["first_bad_seq"] == 2 and "missing" in result["problem"]
 
 
 def test_export_with_an_empty_result(env: Env, tmp_path: Path) -> None:
-    path = _export(env, tmp_path, "csv", type="erase")
-    assert path.read_text().strip().startswith("seq,") and len(path.read_text().splitlines()) == 1
-    assert _export(env, tmp_path, "jsonl", type="erase").read_bytes() == b""
+    path = _export(env, tmp_path, "csv", type="erase")  # the header line, then the column line
+    lines = path.read_text().splitlines()
+    assert json.loads(lines[0])["scope"] == "filtered" and lines[1].startswith("seq,") and len(lines) == 2
+    assert len(_export(env, tmp_path, "jsonl", type="erase").read_bytes().splitlines()) == 1
 
 
 # --- verify and tampering ---------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import pytest
 
 from consent.canonical import GENESIS, canonical_json, chain_hash
 from consent.ledger import chain as ledger
-from consent.ledger import export
+from consent.ledger.export_check import verify_file
 from geo_offers.kit.database import Database
 from tests.audit_env import superuser
 from tests.helpers import Keys, make_settings
@@ -127,7 +127,7 @@ def test_export_of_100000_events_streams_in_bounded_memory(fresh_database_url: s
         f"\nexport of {EVENTS} events: {size_mib:.1f} MiB in {seconds:.1f} s; server peak RSS "
         f"{before / 1024:.1f} -> {after / 1024:.1f} MiB (+{growth_mib:.1f} MiB)"
     )
-    check = export.verify_records(export.read_records(path))
-    assert check.ok and check.events == EVENTS and check.from_genesis and check.segments == 1
+    check = verify_file(path)
+    assert check.ok and check.complete and check.events == EVENTS and check.from_genesis and check.segments == 1
     assert size_mib > 40
     assert growth_mib < 25, f"peak RSS grew by {growth_mib:.1f} MiB for a {size_mib:.1f} MiB export"

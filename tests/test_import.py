@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,12 @@ def test_the_cli_imports_with_a_progress_bar(
     csv_path = tmp_path / "stores.csv"
     csv_path.write_text("name,address,lon,lat\nA,Weg 1,8.68,50.11\n")
     assert main(["stores", "import", str(csv_path), "--merchant", str(merchant_id)]) == 0
+    four = tmp_path / "four.csv"  # the bar counts the file's rows, then the stores inserted (it once said 2/2)
+    four.write_text("name,address,lon,lat\nA,Weg 1,8.68,50.11\nB,Weg 2,x,50\nC,Weg 3,8.7,50.1\nD,Weg 4,8.7,99\n")
+    assert main(["stores", "import", str(four), "--merchant", str(merchant_id)]) == 3
+    err = capsys.readouterr().err
+    assert re.search(r"checking rows .* 4/4", err) and re.search(r"inserting stores .* 2/2", err)
+    assert "4 rows: imported 2 stores, 2 rows failed" in err
     assert main(["stores", "import", str(csv_path), "--merchant", "999999999"]) == 1
 
 

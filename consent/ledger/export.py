@@ -1,28 +1,38 @@
-"""Ledger exports (CSV or JSON Lines) that can be verified offline, and that offline verification.
+"""Ledger exports (CSV or JSON Lines) that can be verified offline: the header line and the records.
 
-Every exported event carries ``seq``, ``prev_hash``, ``hash`` and the exact ``canonical`` text that was hashed, so
-``hash == SHA-256(prev_hash || canonical)`` can be recomputed with nothing but the file. Consecutive events must
-link (``prev_hash`` of one is ``hash`` of the one before); a filtered export consists of several such segments.
-A signed checkpoint anchors the segment that contains its sequence number.
+The first line of every export, in both formats, is one JSON object, the header: what the file holds (the whole
+chain or a filtered part of it, with the filter), its format, the ledger head when it was made and when. Then the
+events follow in sequence order (CSV: a column line first). Every event carries ``seq``, ``prev_hash``, ``hash``
+and the exact ``canonical`` text that was hashed, so ``hash == SHA-256(prev_hash || canonical)`` can be recomputed
+with nothing but the file (``consent.ledger.export_check``).
+
+Why a JSON line on top of a CSV: a reader made for the header-less files of version 1 takes it for the column
+line (CSV) or for an event without a ``seq`` (JSON Lines) and fails, instead of reading a filtered file as the
+whole ledger; and one header serves both formats.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
-from sqlalchemy import Connection, Select
+from sqlalchemy import Connection, Select, text
 
-from consent.canonical import GENESIS, iso
-from consent.ledger import chain as ledger
-from consent.ledger.checkpoints import SignedCheckpoint, check_signature
+from consent.canonical import iso
+
+if TYPE_CHECKING:
+    from consent.audit.events import EventFilter
 
 Format = Literal["csv", "jsonl"]
+#: What the header's ``export`` field says; the verifier refuses a file whose first line does not say it.
+EXPORT_KIND = "geo-offers consent ledger"
+#: Version 1 had no header line; version 2 starts with it.
+EXPORT_VERSION = 2
 CSV_FIELDS = (
     "seq",
     "occurred_at",
@@ -36,6 +46,47 @@ CSV_FIELDS = (
     "canonical",
 )
 MEDIA_TYPES: dict[str, str] = {"csv": "text/csv; charset=utf-8", "jsonl": "application/jsonl"}
+#: The API's names of the filter fields whose dataclass names differ.
+_PARAM_NAMES = {"types": "type", "subject_id": "subject"}
+
+
+def describe_filter(wanted: EventFilter) -> dict[str, Any]:
+    """The filter as the header states it: every field that filters, under its query-parameter name.
+
+    A subject filter is stated as ``"subject": true``: the id the person gave is never written into a file
+    (the events carry only the ledger tag). Fields are read generically, so a filter field added later is
+    stated too rather than silently left out of the header.
+    """
+    described: dict[str, Any] = {}
+    for item in dataclasses.fields(wanted):
+        value = getattr(wanted, item.name)
+        if value is None or value == () or value == "" or value is False:
+            continue
+        name = _PARAM_NAMES.get(item.name, item.name)
+        if item.name == "subject_id":
+            described[name] = True
+        elif isinstance(value, datetime):
+            described[name] = iso(value)
+        elif isinstance(value, (tuple, list, set, frozenset)):
+            described[name] = sorted(str(v) for v in value)
+        else:
+            described[name] = value
+    if not described and not wanted.is_complete:  # a filter field this function cannot state: a bug
+        raise ValueError("the export filter filters, but its description is empty")
+    return described
+
+
+def header(fmt: Format, described: dict[str, Any], head_seq: int, head_hash: bytes, now: datetime) -> dict[str, Any]:
+    """The first line of an export: ``scope`` is ``full`` only when nothing is filtered out."""
+    return {
+        "export": EXPORT_KIND,
+        "version": EXPORT_VERSION,
+        "format": fmt,
+        "scope": "filtered" if described else "full",
+        "filter": described,
+        "head": {"seq": head_seq, "hash": head_hash.hex()},
+        "exported_at": iso(now),
+    }
 
 
 def record(row: Any) -> dict[str, Any]:
@@ -54,10 +105,10 @@ def record(row: Any) -> dict[str, Any]:
     }
 
 
-def _csv_text(records: Iterable[dict[str, Any]], header: bool) -> str:
+def _csv_text(records: Iterable[dict[str, Any]], columns: bool) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    if header:
+    if columns:
         writer.writerow(CSV_FIELDS)
     for item in records:
         writer.writerow(
@@ -77,135 +128,33 @@ def _csv_text(records: Iterable[dict[str, Any]], header: bool) -> str:
     return buffer.getvalue()
 
 
-def render(rows: Sequence[Any], fmt: Format, first: bool) -> bytes:
-    """One chunk of an export (``first`` adds the CSV header)."""
+def render(rows: Sequence[Any], fmt: Format) -> bytes:
+    """The records of one chunk of an export."""
     records = [record(row) for row in rows]
     if fmt == "jsonl":
         return b"".join(orjson.dumps(item) + b"\n" for item in records)
-    text = _csv_text(records, header=first)
-    return text.encode("utf-8")
+    return _csv_text(records, columns=False).encode("utf-8")
 
 
-def stream(connection: Connection, query: Select[*tuple[Any, ...]], fmt: Format, batch: int = 2000) -> Iterator[bytes]:
-    """The export of ``query`` in chunks of ``batch`` events, read through a server-side cursor.
+def stream(
+    connection: Connection,
+    query: Select[*tuple[Any, ...]],
+    fmt: Format,
+    described: dict[str, Any],
+    now: datetime,
+    batch: int = 2000,
+) -> Iterator[bytes]:
+    """The header, then the export of ``query`` in chunks of ``batch`` events, read through a server-side cursor.
 
-    Memory stays bounded by one batch whatever the number of events; the caller owns the connection.
+    Run it in one REPEATABLE READ transaction: the head the header names and the events then come from the same
+    snapshot, so a full export ends exactly at that head. Memory stays bounded by one batch whatever the number
+    of events; the caller owns the connection.
     """
+    head = connection.execute(text("SELECT seq, hash FROM ledger_head WHERE id = 1")).one()
+    first = orjson.dumps(header(fmt, described, head.seq, bytes(head.hash), now)) + b"\n"
+    if fmt == "csv":
+        first += _csv_text((), columns=True).encode("utf-8")
+    yield first
     result = connection.execution_options(stream_results=True, yield_per=batch).execute(query)
-    first = True
     for rows in result.partitions():
-        yield render(rows, fmt, first)
-        first = False
-    if first and fmt == "csv":
-        yield render([], fmt, True)
-
-
-# --- offline verification -------------------------------------------------------------------------------------
-
-
-@dataclass
-class ExportCheck:
-    """What an offline check of an export found."""
-
-    ok: bool = True
-    events: int = 0
-    segments: int = 0
-    first_seq: int | None = None
-    last_seq: int | None = None
-    from_genesis: bool = False
-    checkpoints_matched: list[int] = field(default_factory=list)
-    anchored_through: int | None = None
-    first_bad_seq: int | None = None
-    problem: str | None = None
-
-    def fail(self, seq: int | None, problem: str) -> ExportCheck:
-        """Mark the check failed at ``seq``."""
-        self.ok, self.first_bad_seq, self.problem = False, seq, problem
-        return self
-
-
-def _verify_row(item: dict[str, Any]) -> ledger.VerifyRow:
-    return ledger.VerifyRow(
-        seq=int(item["seq"]),
-        canonical=str(item["canonical"]),
-        prev_hash=bytes.fromhex(item["prev_hash"]),
-        hash=bytes.fromhex(item["hash"]),
-        event_type=str(item["type"]),
-        tag=str(item["tag"]),
-        decision_id=item["decision_id"] or "",
-        purposes=list(item["purposes"]),
-        notice_version=None if item["notice_version"] in (None, "") else int(item["notice_version"]),
-        at=str(item["occurred_at"]),
-    )
-
-
-def read_records(path: Path, fmt: Format | None = None) -> Iterator[dict[str, Any]]:
-    """Records of an export file, one at a time (the format from the extension or the first byte)."""
-    with path.open("r", encoding="utf-8", newline="") as handle:
-        if fmt is None:
-            head = handle.read(1)
-            handle.seek(0)
-            fmt = "jsonl" if path.suffix == ".jsonl" or head == "{" else "csv"
-        if fmt == "jsonl":
-            for line in handle:
-                if line.strip():
-                    yield orjson.loads(line)
-            return
-        for row in csv.DictReader(handle):
-            yield {**row, "purposes": [p for p in row["purposes"].split(";") if p]}
-
-
-def verify_records(
-    records: Iterable[dict[str, Any]],
-    checkpoints: Sequence[SignedCheckpoint] = (),
-    trusted_key: bytes | None = None,
-) -> ExportCheck:
-    """Check every event's hash and the links between consecutive events, then match the checkpoints.
-
-    A checkpoint must carry a valid signature (by ``trusted_key`` when given), its event must be in the export,
-    and the export's hash there must be the signed one. When the segment holding it starts at event 1, every
-    event up to the checkpoint is proven.
-    """
-    check = ExportCheck()
-    for checkpoint in checkpoints:
-        problem = check_signature(checkpoint, trusted_key)
-        if problem is not None:
-            return check.fail(checkpoint.seq, f"checkpoint at seq {checkpoint.seq}: {problem}")
-    wanted = {c.seq: c for c in checkpoints}
-    prev_seq: int | None = None
-    prev_hash = GENESIS
-    segment_start = 0
-    for item in records:
-        try:
-            row = _verify_row(item)
-        except (KeyError, TypeError, ValueError) as error:
-            return check.fail(prev_seq + 1 if prev_seq is not None else None, f"malformed record: {error}")
-        seq = row.seq
-        if prev_seq is not None and seq <= prev_seq:
-            return check.fail(seq, "events are not in sequence order")
-        if prev_seq is not None and seq == prev_seq + 1:
-            expected_prev = prev_hash
-        else:  # a new segment: from the genesis, or standing on the hash it names
-            expected_prev = GENESIS if seq == 1 else row.prev_hash
-            segment_start = seq
-            check.segments += 1
-        problem = ledger.check_row(row, seq, expected_prev)
-        if problem is not None:
-            return check.fail(seq, problem)
-        anchor = wanted.get(seq)
-        if anchor is not None:
-            if row.hash != anchor.head_hash:
-                return check.fail(seq, f"the hash of event {seq} differs from the signed checkpoint: rewritten")
-            check.checkpoints_matched.append(seq)
-            if segment_start == 1:
-                check.anchored_through = seq
-        if check.first_seq is None:
-            check.first_seq = seq
-            check.from_genesis = seq == 1
-        check.events += 1
-        prev_seq, prev_hash = seq, row.hash
-    check.last_seq = prev_seq
-    missing = sorted(set(wanted) - set(check.checkpoints_matched))
-    if missing:
-        return check.fail(missing[0], f"the export does not contain event {missing[0]} named by a checkpoint")
-    return check
+        yield render(rows, fmt)

@@ -1,27 +1,27 @@
-"""``geo-offers demo seed``: load the demo data and print keys to try the API with."""
+"""geo-offers demo seed: load the demo data and print keys to try the API with."""
 
 from __future__ import annotations
 
-import argparse
 import sys
-from typing import Any
+
+import typer
 
 from geo_offers import demo
 from geo_offers.kit.clock import utc_now
 from geo_offers.kit.database import open_database
 from geo_offers.settings import Settings
 
-
-def register(groups: Any) -> None:
-    """Add the ``demo`` command."""
-    cmd = groups.add_parser("demo", help="demo data").add_subparsers(dest="action", required=True)
-    seed = cmd.add_parser("seed", help="load demo merchants, stores and deals; print fresh demo keys")
-    seed.set_defaults(handler=_seed)
+group = typer.Typer(name="demo", help="Demo data to try the API with.", no_args_is_help=True)
 
 
-def _seed(args: argparse.Namespace) -> int:
+@group.command("seed")
+def seed() -> int:
+    """Load the demo data; prints four fresh demo API keys.
+
+    Loads the demo notice, merchants, stores and deals once (a second run only prints new keys).
+    """
     settings = Settings()
-    with open_database(settings) as db, db.transaction() as session:
+    with open_database(settings) as database, database.transaction() as session:
         seeded, issued = demo.seed(session, settings, utc_now())
     if seeded.loaded:
         print(f"demo data loaded: {seeded.stores} stores, {seeded.deals} deals", file=sys.stderr)

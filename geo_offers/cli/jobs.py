@@ -2,39 +2,39 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
+import typer
 
 from consent import expiry
-from geo_offers.insights import retention
+from geo_offers.insights import retention as retention_job
 from geo_offers.kit.clock import utc_now
 from geo_offers.kit.database import open_database
 from geo_offers.settings import Settings
 
-
-def register(groups: Any) -> None:
-    """Add the ``consent`` and ``retention`` command groups."""
-    consent = groups.add_parser("consent", help="consent jobs").add_subparsers(dest="action", required=True)
-    expire = consent.add_parser("expire", help="write expiry events for consents past their time; print a summary")
-    expire.set_defaults(handler=_expire)
-    keep = groups.add_parser("retention", help="retention jobs").add_subparsers(dest="action", required=True)
-    roll = keep.add_parser(
-        "run", help="roll hourly insight counters past the retention window into daily ones, delete expired ones"
-    )
-    roll.set_defaults(handler=_retention)
+consent = typer.Typer(name="consent", help="Consent jobs (run daily).", no_args_is_help=True)
+retention = typer.Typer(name="retention", help="Retention of insight counters (run daily).", no_args_is_help=True)
 
 
-def _expire(args: argparse.Namespace) -> int:
-    with open_database(Settings()) as db:
-        report = expiry.expire_due(db.sessions, utc_now())
+@consent.command("expire")
+def expire() -> int:
+    """Expire consents past their time; prints what it did.
+
+    Writes one expiry event per subject whose consent ran out.
+    """
+    with open_database(Settings()) as database:
+        report = expiry.expire_due(database.sessions, utc_now())
     per_purpose = ", ".join(f"{p}: {n}" for p, n in sorted(report.purposes.items())) or "none"
     print(f"expired consents of {report.subjects} subjects in {report.events} events ({per_purpose})")
     return 0
 
 
-def _retention(args: argparse.Namespace) -> int:
+@retention.command("run")
+def run() -> int:
+    """Apply the retention rules to insight counters; prints what it did.
+
+    Rolls hourly counters past the retention window into daily ones and deletes what is past its time.
+    """
     settings = Settings()
-    with open_database(settings) as db, db.transaction() as session:
-        report = retention.run(session, settings, utc_now())
+    with open_database(settings) as database, database.transaction() as session:
+        report = retention_job.run(session, settings, utc_now())
     print(report.summary())
     return 0

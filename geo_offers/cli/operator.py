@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
+from typing import Annotated
+
+import typer
 
 from geo_offers.kit import migrate
 from geo_offers.kit.clock import utc_now
@@ -12,59 +13,78 @@ from geo_offers.settings import Settings
 from geo_offers.tenants import keys as key_repo
 from geo_offers.tenants import merchants as merchant_repo
 
-
-def register(groups: Any) -> None:
-    """Add the ``db``, ``merchants`` and ``keys`` commands."""
-    db = groups.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
-    up = db.add_parser("upgrade", help="apply migrations up to the newest revision (or --revision)")
-    up.add_argument("--revision", default="head")
-    up.set_defaults(handler=_db_upgrade)
-
-    merchants = groups.add_parser("merchants", help="tenants").add_subparsers(dest="action", required=True)
-    create = merchants.add_parser("create", help="create a merchant; prints only its id")
-    create.add_argument("name")
-    create.set_defaults(handler=_merchant_create)
-
-    keys = groups.add_parser("keys", help="API keys").add_subparsers(dest="action", required=True)
-    kc = keys.add_parser("create", help="create a key; prints only the key")
-    kc.add_argument("--role", required=True, choices=key_repo.ROLES)
-    kc.add_argument("--merchant", type=int, default=None, help="merchant id (merchant keys only)")
-    kc.add_argument("--label", default="")
-    kc.set_defaults(handler=_key_create)
-    kr = keys.add_parser("revoke", help="revoke a key by its id (the 12 hex digits after gok_)")
-    kr.add_argument("key_id")
-    kr.set_defaults(handler=_key_revoke)
-    kl = keys.add_parser("list", help="list keys (never their secrets)")
-    kl.set_defaults(handler=_key_list)
+db = typer.Typer(name="db", help="The database schema.", no_args_is_help=True)
+merchants = typer.Typer(
+    name="merchants", help="Merchants: the tenants whose stores and deals are served.", no_args_is_help=True
+)
+keys = typer.Typer(name="keys", help="API keys: create, list, revoke.", no_args_is_help=True)
 
 
-def _db_upgrade(args: argparse.Namespace) -> int:
-    migrate.upgrade(Settings(), args.revision)
+@db.command("upgrade")
+def db_upgrade(
+    revision: Annotated[
+        str, typer.Option(metavar="REVISION", help="The Alembic revision to migrate to; head is the newest.")
+    ] = "head",
+) -> int:
+    """Apply the database migrations.
+
+    Migrates up to the newest revision, or to --revision. Running it again changes nothing.
+    """
+    migrate.upgrade(Settings(), revision)
     return 0
 
 
-def _merchant_create(args: argparse.Namespace) -> int:
-    with open_database(Settings()) as db, db.transaction() as session:
-        merchant_id = merchant_repo.create_merchant(session, args.name).id
+@merchants.command("create")
+def merchant_create(name: Annotated[str, typer.Argument(metavar="NAME", help="The merchant's name.")]) -> int:
+    """Create a merchant; prints only its id."""
+    with open_database(Settings()) as database, database.transaction() as session:
+        merchant_id = merchant_repo.create_merchant(session, name).id
     print(merchant_id)
     return 0
 
 
-def _key_create(args: argparse.Namespace) -> int:
-    with open_database(Settings()) as db, db.transaction() as session:
-        issued = key_repo.create_key(session, args.role, args.merchant, args.label)
+@keys.command("create")
+def key_create(
+    role: Annotated[
+        key_repo.Role, typer.Option(metavar="ROLE", help="What the key may do: app, merchant, dpo or admin.")
+    ],
+    merchant: Annotated[
+        int | None, typer.Option(metavar="ID", help="The merchant a merchant key is bound to (merchant keys only).")
+    ] = None,
+    label: Annotated[
+        str, typer.Option(metavar="TEXT", help="A note shown in the key list, such as who holds the key.")
+    ] = "",
+) -> int:
+    """Create an API key; prints only the key.
+
+    The key is shown once and stored only as a hash.
+    """
+    with open_database(Settings()) as database, database.transaction() as session:
+        issued = key_repo.create_key(session, role, merchant, label)
     print(issued.key)
     return 0
 
 
-def _key_revoke(args: argparse.Namespace) -> int:
-    with open_database(Settings()) as db, db.transaction() as session:
-        key_repo.revoke_key(session, args.key_id, utc_now())
+@keys.command("revoke")
+def key_revoke(
+    key_id: Annotated[str, typer.Argument(metavar="KEY_ID", help="The key's id: the 12 hex digits after gok_.")],
+) -> int:
+    """Revoke an API key.
+
+    The key is refused from the next request on, on every instance.
+    """
+    with open_database(Settings()) as database, database.transaction() as session:
+        key_repo.revoke_key(session, key_id, utc_now())
     return 0
 
 
-def _key_list(args: argparse.Namespace) -> int:
-    with open_database(Settings()) as db, db.sessions() as session:
+@keys.command("list")
+def key_list() -> int:
+    """List API keys, never their secrets.
+
+    One line a key, tab-separated: id, role, merchant, created, revoked, label.
+    """
+    with open_database(Settings()) as database, database.sessions() as session:
         for row in key_repo.list_keys(session):
             revoked = row.revoked_at.isoformat() if row.revoked_at else "-"
             merchant = row.merchant_id if row.merchant_id is not None else "-"

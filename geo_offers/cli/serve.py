@@ -1,30 +1,33 @@
-"""``geo-offers serve``: run the HTTP service under uvicorn."""
+"""geo-offers serve: run the HTTP service under uvicorn."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Annotated
+
+import typer
 
 from geo_offers.kit.logs import configure_logging
 from geo_offers.settings import Settings
 
 
-def register(groups: Any) -> None:
-    """Add the ``serve`` command."""
-    cmd = groups.add_parser("serve", help="serve the HTTP API")
-    cmd.add_argument("--host", default="127.0.0.1")
-    cmd.add_argument("--port", type=int, default=8000)
-    cmd.add_argument("--workers", type=int, default=1)
-    cmd.set_defaults(handler=run)
+def serve(
+    host: Annotated[
+        str, typer.Option(metavar="ADDRESS", help="The address to listen on; 0.0.0.0 listens on every interface.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, metavar="PORT", help="The TCP port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Worker processes; each holds its own deal index and database pool.")
+    ] = 1,
+) -> int:
+    """Serve the HTTP API.
 
-
-def run(args: argparse.Namespace) -> int:
-    """Serve the product's app."""
-    run_uvicorn("geo_offers.app:create_app_from_env", host=args.host, port=args.port, workers=args.workers)
+    Runs uvicorn; the interactive docs are at /docs. Ctrl-C stops it.
+    """
+    run_uvicorn("geo_offers.app:create_app_from_env", host=host, port=port, workers=workers)
     return 0
 
 

@@ -1,13 +1,14 @@
-"""``geo-offers stores import FILE --merchant M``: the bulk import of ``POST /v1/stores/import`` from a file."""
+"""geo-offers stores import FILE --merchant M: the bulk import of POST /v1/stores/import from a file."""
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from sqlalchemy import select
 
 from consent.errors import NotFound
@@ -19,51 +20,54 @@ from geo_offers.tenants.models import Merchant
 
 EXIT_SOME_FAILED = 3
 
-
-def register(groups: Any) -> None:
-    """Add the ``stores`` command."""
-    stores = groups.add_parser("stores", help="stores").add_subparsers(dest="action", required=True)
-    imp = stores.add_parser(
-        "import",
-        help="import stores from GeoJSON or CSV (by file extension); prints the new store ids, one per line",
-        description="Valid rows go in as one transaction; failed rows are listed on stderr with their reasons "
-        f"and the exit status is {EXIT_SOME_FAILED} when any row failed.",
-    )
-    imp.add_argument("file", type=Path)
-    imp.add_argument("--merchant", type=int, required=True, help="the merchant that owns the stores")
-    imp.set_defaults(handler=_import)
+group = typer.Typer(name="stores", help="Stores: import them in bulk from a file.", no_args_is_help=True)
 
 
-class ProgressBar:
-    """A one-line progress bar on stderr."""
+class ImportBar:
+    """The importer's progress as one rich bar per stage (rows checked, then stores inserted), on stderr."""
 
-    def __init__(self, label: str, width: int = 30) -> None:
-        self.label = label
-        self.width = width
-        self._last = 0.0
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
 
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if done < total and now - self._last < 0.1:
-            return
-        self._last = now
-        filled = self.width * done // max(total, 1)
-        bar = "#" * filled + "." * (self.width - filled)
-        end = "\n" if done >= total else ""
-        print(f"\r{self.label} [{bar}] {done}/{total}", end=end, file=sys.stderr, flush=True)
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=total)
+        self.progress.update(self.tasks[stage], completed=done, total=total)
 
 
-def _import(args: argparse.Namespace) -> int:
-    data = args.file.read_bytes()
-    kind = store_import.kind_of(None, args.file.name)
-    with open_database(Settings()) as db, db.transaction() as session:
-        if session.scalar(select(Merchant.id).where(Merchant.id == args.merchant)) is None:
-            raise NotFound(f"merchant {args.merchant} not found")
-        outcome = store_import.import_stores(
-            session, args.merchant, data, kind, utc_now(), progress=ProgressBar("importing stores")
-        )
+@group.command(
+    "import",
+    epilog=f"Exit status {EXIT_SOME_FAILED} when any row failed (the valid rows are imported all the same).",
+)
+def import_(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A GeoJSON FeatureCollection of Points, or a CSV with the columns name, address, lon, lat and "
+            "optionally timezone and categories (separated by ;).",
+            metavar="FILE",
+            show_default=False,
+        ),
+    ],
+    merchant: Annotated[int, typer.Option(metavar="ID", help="The id of the merchant that owns the stores.")],
+) -> int:
+    """Import stores from a GeoJSON or CSV file; prints the new store ids.
+
+    The format follows the file's extension; the ids are printed one per line. Every row is checked on its own;
+    failed rows are listed on stderr with their reasons, and the valid rows go in as one transaction.
+    """
+    data = file.read_bytes()
+    kind = store_import.kind_of(None, file.name)
+    columns = (TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with open_database(Settings()) as database, database.transaction() as session:
+        if session.scalar(select(Merchant.id).where(Merchant.id == merchant)) is None:
+            raise NotFound(f"merchant {merchant} not found")
+        with Progress(*columns, console=Console(stderr=True)) as progress:
+            outcome = store_import.import_stores(session, merchant, data, kind, utc_now(), progress=ImportBar(progress))
     for row, errors in outcome.failed:
         print(f"row {row}: {'; '.join(errors)}", file=sys.stderr)
-    print(f"imported {len(outcome.store_ids)} stores, {len(outcome.failed)} rows failed", file=sys.stderr)
+    rows = len(outcome.store_ids) + len(outcome.failed)
+    print(f"{rows} rows: imported {len(outcome.store_ids)} stores, {len(outcome.failed)} rows failed", file=sys.stderr)
     sys.stdout.write("".join(f"{store_id}\n" for store_id in outcome.store_ids))
     return EXIT_SOME_FAILED if outcome.failed else 0

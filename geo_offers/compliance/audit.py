@@ -143,15 +143,18 @@ def export_consent_events(
     format: Annotated[Literal["csv", "jsonl"], Query()] = "jsonl",
 ) -> StreamingResponse:
     """The filtered ledger as CSV or JSON Lines, streamed from a server-side cursor, with `seq`, `prev_hash`,
-    `hash` and the hashed `canonical` text of every event: check it offline with
-    `geo-offers ledger verify-export FILE [--checkpoint CHECKPOINTS.json --public-key KEY]`.
+    `hash` and the hashed `canonical` text of every event. The first line (both formats) is a JSON header saying
+    what the file holds: `scope` `full` or `filtered` with the `filter`, and the ledger `head` it was taken at.
+    Check it offline with `geo-offers ledger verify-export FILE [--checkpoint CHECKPOINTS.json --public-key KEY]`.
     """
     query = audit.events_query(audit.conditions(session, services.settings.consent.pepper.get_secret_value(), wanted))
     engine = services.db.engine
+    described = export.describe_filter(wanted)
 
     def chunks() -> Iterator[bytes]:
-        with engine.connect() as connection:
-            yield from export.stream(connection, query, format)
+        # One snapshot: the head named in the header and the events exported agree.
+        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection, connection.begin():
+            yield from export.stream(connection, query, format, described, now)
 
     stamp = iso(now)[:19].replace(":", "").replace("-", "")
     headers = {"Content-Disposition": f'attachment; filename="consent-events-{stamp}.{format}"'}

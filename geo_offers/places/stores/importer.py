@@ -23,6 +23,10 @@ from geo_offers.places.stores import repository as stores_repo
 from geo_offers.places.stores.schemas import StoreCreate
 
 MAX_ROWS = 100_000
+#: Told to a progress callback as ``(stage, done, total)``: first every row of the file, then the valid ones.
+STAGE_CHECK = "checking rows"
+STAGE_INSERT = "inserting stores"
+Progress = Callable[[str, int, int], None]
 CSV_REQUIRED = ("name", "address", "lon", "lat")
 CSV_OPTIONAL = ("timezone", "categories")
 
@@ -123,12 +127,17 @@ def candidates(data: bytes, kind: str) -> Iterator[tuple[int, Any]]:
         yield number, _csv_store(record)
 
 
-def validate(data: bytes, kind: str) -> tuple[list[dict[str, Any]], list[int], list[tuple[int, list[str]]]]:
+def validate(
+    data: bytes, kind: str, progress: Progress | None = None
+) -> tuple[list[dict[str, Any]], list[int], list[tuple[int, list[str]]]]:
     """Valid store values with their row numbers, and the failed rows with reasons."""
     valid: list[dict[str, Any]] = []
     numbers: list[int] = []
     failed: list[tuple[int, list[str]]] = []
-    for number, body in candidates(data, kind):
+    rows = list(candidates(data, kind))
+    for checked, (number, body) in enumerate(rows):
+        if progress is not None and checked % 500 == 0:
+            progress(STAGE_CHECK, checked, len(rows))
         if isinstance(body, ValueError):
             failed.append((number, [str(body)]))
             continue
@@ -149,6 +158,8 @@ def validate(data: bytes, kind: str) -> tuple[list[dict[str, Any]], list[int], l
             }
         )
         numbers.append(number)
+    if progress is not None:
+        progress(STAGE_CHECK, len(rows), len(rows))
     return valid, numbers, failed
 
 
@@ -158,13 +169,15 @@ def import_stores(
     data: bytes,
     kind: str,
     now: datetime,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ImportOutcome:
-    """Validate every row and insert the valid ones in the caller's transaction."""
-    valid, _, failed = validate(data, kind)
+    """Validate every row and insert the valid ones in the caller's transaction (``progress`` hears of both)."""
+    valid, _, failed = validate(data, kind, progress)
     total = len(valid)
+    if progress is not None:
+        progress(STAGE_INSERT, 0, total)
     rows = stores_repo.insert_stores(
-        session, merchant_id, valid, now, None if progress is None else lambda done: progress(done, total)
+        session, merchant_id, valid, now, None if progress is None else lambda done: progress(STAGE_INSERT, done, total)
     )
     return ImportOutcome([row.id for row in rows], failed)
 
