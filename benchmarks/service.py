@@ -20,6 +20,11 @@ ADMIN_URL = os.environ.get("GEO_OFFERS_ADMIN_URL", "postgresql://postgres@127.0.
 LOG_DIR = ROOT / ".local" / "bench"
 
 
+def url_of(name: str) -> str:
+    """The URL of database ``name`` on the benchmark server."""
+    return databases.url_for(ADMIN_URL, name)
+
+
 def fresh_database(name: str) -> str:
     """Drop and create database ``name`` with PostGIS, migrate it to head, and return its URL."""
     databases.drop_database(ADMIN_URL, name)

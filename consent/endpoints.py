@@ -6,6 +6,7 @@ of FastAPI dependencies (each caller dependency admits only its role and returns
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,8 +16,10 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 from sqlalchemy.orm import Session
 
 from consent import decisions, notices
-from consent.decisions import Decision, Receipt
+from consent.decisions import Decision, DecisionWriter, Receipt
+from consent.decisions.writer import Decide
 from consent.models import Notice
+from consent.pseudonyms import pseudonym
 from consent.schemas import (
     DeclineBody,
     GrantBody,
@@ -44,6 +47,13 @@ class Ports:
     app_caller: Callable[..., Any]
     admin_caller: Callable[..., Any]
     notice_reader: Callable[..., Any]
+    writer: Callable[..., Any]
+
+
+async def _decide(writer: DecisionWriter, settings: ConsentSettings, subject_id: str, decide: Decide) -> Receipt:
+    """Hand a decision to the process's group-commit writer; its receipt once the commit is durable."""
+    order = pseudonym(settings.pepper.get_secret_value(), subject_id)
+    return await asyncio.wrap_future(writer.submit(decide, order))
 
 
 def _gpc(value: str | None) -> bool:
@@ -138,11 +148,11 @@ def build_router(ports: Ports) -> APIRouter:
         return notice_out(notice, None)
 
     @router.post("/consents", tags=["consents"], status_code=status.HTTP_201_CREATED)
-    def grant(
+    async def grant(
         body: GrantBody,
         response: Response,
         _: Any = Depends(ports.app_caller),
-        session: Session = session_dep,
+        writer: DecisionWriter = Depends(ports.writer),
         settings: ConsentSettings = Depends(ports.settings),
         now: datetime = Depends(ports.now),
         sec_gpc: Annotated[str | None, GPC_HEADER] = None,
@@ -160,17 +170,19 @@ def build_router(ports: Ports) -> APIRouter:
             gpc=_gpc(sec_gpc),
             precision_res=body.precision_res,
         )
-        receipt = decisions.grant(session, settings, decision, now)
+        receipt = await _decide(
+            writer, settings, body.subject_id, lambda s: decisions.prepare_grant(s, settings, decision, now)
+        )
         if receipt.replayed:
             response.status_code = status.HTTP_200_OK
         return receipt_out(receipt)
 
     @router.post("/consents/decline", tags=["consents"], status_code=status.HTTP_201_CREATED)
-    def decline(
+    async def decline(
         body: DeclineBody,
         response: Response,
         _: Any = Depends(ports.app_caller),
-        session: Session = session_dep,
+        writer: DecisionWriter = Depends(ports.writer),
         settings: ConsentSettings = Depends(ports.settings),
         now: datetime = Depends(ports.now),
         sec_gpc: Annotated[str | None, GPC_HEADER] = None,
@@ -184,23 +196,31 @@ def build_router(ports: Ports) -> APIRouter:
             locale=body.locale,
             gpc=_gpc(sec_gpc),
         )
-        receipt = decisions.decline(session, settings, decision, now)
+        receipt = await _decide(
+            writer, settings, body.subject_id, lambda s: decisions.prepare_decline(s, settings, decision, now)
+        )
         if receipt.replayed:
             response.status_code = status.HTTP_200_OK
         return receipt_out(receipt)
 
     @router.post("/consents/withdraw", tags=["consents"])
-    def withdraw(
+    async def withdraw(
         body: WithdrawBody,
         _: Any = Depends(ports.app_caller),
-        session: Session = session_dep,
+        writer: DecisionWriter = Depends(ports.writer),
         settings: ConsentSettings = Depends(ports.settings),
         now: datetime = Depends(ports.now),
         sec_gpc: Annotated[str | None, GPC_HEADER] = None,
     ) -> ReceiptOut:
         """Withdraw some or all purposes; effective on the very next request, on every instance."""
         purposes = list(body.purposes) if body.purposes is not None else None
-        receipt = decisions.withdraw(session, settings, body.subject_id, purposes, _gpc(sec_gpc), now)
+        gpc = _gpc(sec_gpc)
+        receipt = await _decide(
+            writer,
+            settings,
+            body.subject_id,
+            lambda s: decisions.prepare_withdraw(s, settings, body.subject_id, purposes, gpc, now),
+        )
         return receipt_out(receipt)
 
     @router.get("/consents/{subject_id}", tags=["consents"])

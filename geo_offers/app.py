@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from consent import endpoints as consent_api
+from consent.decisions import DecisionWriter
 from consent.gate import ConsentGate
 from geo_offers.compliance import audit, subjects
 from geo_offers.insights import endpoints as insights
@@ -94,6 +95,7 @@ def create_app(
             metrics=metrics,
             head_revision=head_revision(settings),
             gate=ConsentGate(pool.fetch, settings.consent.pepper.get_secret_value()),
+            decisions=DecisionWriter(db.sessions),
             matcher=matcher,
             feed=feed,
             counter=Counter(pool.fetch, settings.counter_flush_s),
@@ -105,6 +107,9 @@ def create_app(
         metrics.track("index_changes_applied", lambda: feed.applied)
         metrics.track("counter_rows_flushed", lambda: services.counter.flushed_rows)
         metrics.track("counter_rows_dropped", lambda: services.counter.dropped_rows)
+        metrics.track("consent_decisions_committed", lambda: services.decisions.decisions)
+        metrics.track("consent_decision_groups_committed", lambda: services.decisions.batches)
+        services.decisions.start()
         publisher = asyncio.get_running_loop().create_task(metrics.publish_every(METRICS_PUBLISH_S))
         await feed.start()
         await listener.start()
@@ -126,6 +131,7 @@ def create_app(
             publisher.cancel()
             # Each step is bounded: a stuck step must not keep the process from exiting.
             for name, step in (
+                ("consent writer", services.decisions.close),
                 ("counter", services.counter.stop),
                 ("index feed", feed.stop),
                 ("listener", listener.stop),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from consent.decisions import DecisionWriter
 from consent.gate import ConsentGate
 from geo_offers.insights.counter import Counter
 from geo_offers.kit.clock import Clock, utc_now
@@ -30,6 +31,7 @@ class Services:
     metrics: Metrics
     head_revision: str | None
     gate: ConsentGate
+    decisions: DecisionWriter
     matcher: Matcher
     feed: IndexFeed
     counter: Counter

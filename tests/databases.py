@@ -19,7 +19,7 @@ def _execute(url: str, sql: str) -> None:
         conn.close()
 
 
-def _url_for(admin_url: str, name: str) -> str:
+def url_for(admin_url: str, name: str) -> str:
     """The admin URL pointed at database ``name``."""
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
@@ -28,7 +28,7 @@ def create_database(admin_url: str, name: str) -> str:
     """Create database ``name`` on the server of ``admin_url`` (a superuser URL), add PostGIS, migrate it to
     head, and return its URL."""
     _execute(admin_url, f'CREATE DATABASE "{name}"')
-    url = _url_for(admin_url, name)
+    url = url_for(admin_url, name)
     _execute(url, "CREATE EXTENSION IF NOT EXISTS postgis")
     migrate.upgrade(Settings(database_url=url), url=url)
     return url

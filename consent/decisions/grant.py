@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from consent import notices
-from consent.decisions.receipts import Decision, Receipt
+from consent.decisions.receipts import Decision, Outcome, Pending, Receipt, commit_now
 from consent.decisions.states import check_notice, effective_status, event_position, open_subject, write_states
 from consent.errors import InvalidInput
 from consent.ledger import chain as ledger
@@ -16,8 +16,9 @@ from consent.pseudonyms import pseudonym
 from consent.settings import ConsentSettings
 
 
-def grant(session: Session, settings: ConsentSettings, request: Decision, now: datetime) -> Receipt:
-    """Record a grant; a repeat of the current state answers the existing receipt and writes nothing."""
+def prepare_grant(session: Session, settings: ConsentSettings, request: Decision, now: datetime) -> Outcome:
+    """Write a grant's state rows and prepare its ledger event; a repeat of the current state answers the
+    existing receipt and writes nothing."""
     precision = request.precision_res or settings.default_precision_res
     if precision > settings.max_precision_res:
         raise InvalidInput(f"precision_res may not be finer than {settings.max_precision_res}")
@@ -116,26 +117,29 @@ def grant(session: Session, settings: ConsentSettings, request: Decision, now: d
         expires_at=expires_at,
         ask_again_after=ask_again,
     )
-    appended = ledger.append_and_commit(session, document, now)
-    return Receipt(
-        consent_id=decision_id,
-        event="grant",
-        purposes=granted,
-        declined_purposes=declined,
-        precision_res=precision,
-        notice_version=notice.version,
-        notice_sha256=notice.sha256.hex(),
-        recorded_at=now,
-        expires_at=expires_at,
-        ask_again_after=ask_again,
-        seq=appended.seq,
-        hash=appended.hash.hex(),
-        gpc_seen=request.gpc,
+    return Pending(
+        document=document,
+        occurred_at=now,
+        receipt=Receipt(
+            consent_id=decision_id,
+            event="grant",
+            purposes=granted,
+            declined_purposes=declined,
+            precision_res=precision,
+            notice_version=notice.version,
+            notice_sha256=notice.sha256.hex(),
+            recorded_at=now,
+            expires_at=expires_at,
+            ask_again_after=ask_again,
+            seq=0,
+            hash="",
+            gpc_seen=request.gpc,
+        ),
     )
 
 
-def decline(session: Session, settings: ConsentSettings, request: Decision, now: datetime) -> Receipt:
-    """Record a refusal (it also ends any active consent for those purposes)."""
+def prepare_decline(session: Session, settings: ConsentSettings, request: Decision, now: datetime) -> Outcome:
+    """Write a refusal's state rows (it also ends any active consent for those purposes) and prepare its event."""
     opened = open_subject(session, pseudonym(settings.pepper.get_secret_value(), request.subject_id))
     tag, states = opened.tag, opened.states
     notice = check_notice(session, request.notice_version, request.purposes, request.locale, opened.current_version)
@@ -204,19 +208,32 @@ def decline(session: Session, settings: ConsentSettings, request: Decision, now:
         gpc=request.gpc,
         ask_again_after=ask_again,
     )
-    appended = ledger.append_and_commit(session, document, now)
-    return Receipt(
-        consent_id=decision_id,
-        event="decline",
-        purposes=[],
-        declined_purposes=refused,
-        precision_res=None,
-        notice_version=notice.version,
-        notice_sha256=notice.sha256.hex(),
-        recorded_at=now,
-        expires_at=None,
-        ask_again_after=ask_again,
-        seq=appended.seq,
-        hash=appended.hash.hex(),
-        gpc_seen=request.gpc,
+    return Pending(
+        document=document,
+        occurred_at=now,
+        receipt=Receipt(
+            consent_id=decision_id,
+            event="decline",
+            purposes=[],
+            declined_purposes=refused,
+            precision_res=None,
+            notice_version=notice.version,
+            notice_sha256=notice.sha256.hex(),
+            recorded_at=now,
+            expires_at=None,
+            ask_again_after=ask_again,
+            seq=0,
+            hash="",
+            gpc_seen=request.gpc,
+        ),
     )
+
+
+def grant(session: Session, settings: ConsentSettings, request: Decision, now: datetime) -> Receipt:
+    """Record a grant on its own and commit it (the routes group decisions through ``DecisionWriter``)."""
+    return commit_now(session, prepare_grant(session, settings, request, now))
+
+
+def decline(session: Session, settings: ConsentSettings, request: Decision, now: datetime) -> Receipt:
+    """Record a refusal on its own and commit it."""
+    return commit_now(session, prepare_decline(session, settings, request, now))

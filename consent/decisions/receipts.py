@@ -1,10 +1,18 @@
-"""What an app sends (a ``Decision``) and what it keeps as proof (a ``Receipt``)."""
+"""What an app sends (a ``Decision``), what it keeps as proof (a ``Receipt``), and a decision between the two
+(``Pending``: written, its ledger event not yet appended)."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from consent.ledger import chain as ledger
+from consent.ledger.chain import Appended
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,3 +46,28 @@ class Decision:
     locale: str
     gpc: bool = False
     precision_res: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pending:
+    """A decision whose state rows are written in the open transaction and whose ledger event is still to be
+    appended: its receipt lacks only the ledger position (``seq`` 0, empty ``hash``)."""
+
+    document: dict[str, Any]
+    occurred_at: datetime
+    receipt: Receipt
+
+    def settle(self, appended: Appended) -> Receipt:
+        """The receipt, once the event is in the ledger at ``appended``."""
+        return dataclasses.replace(self.receipt, seq=appended.seq, hash=appended.hash.hex())
+
+
+#: What deciding leaves: a receipt already (a repeat of the current state, nothing to write) or a pending event.
+Outcome = Receipt | Pending
+
+
+def commit_now(session: Session, outcome: Outcome) -> Receipt:
+    """Append a pending decision's event and commit it on its own (no group): the receipt, durable."""
+    if isinstance(outcome, Receipt):
+        return outcome
+    return outcome.settle(ledger.append_and_commit(session, outcome.document, outcome.occurred_at))

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from consent import notices
-from consent.decisions.receipts import Receipt
+from consent.decisions.receipts import Pending, Receipt, commit_now
 from consent.decisions.states import effective_status, read_states, update_states
 from consent.errors import InvalidInput, NotActive, NotFound
 from consent.ledger import chain as ledger
@@ -16,15 +16,15 @@ from consent.pseudonyms import lock_tag, pseudonym
 from consent.settings import ConsentSettings
 
 
-def withdraw(
+def prepare_withdraw(
     session: Session,
     settings: ConsentSettings,
     subject_id: str,
     purposes: list[str] | None,
     gpc: bool,
     now: datetime,
-) -> Receipt:
-    """End active consents (all of them when ``purposes`` is None)."""
+) -> Pending:
+    """End active consents (all of them when ``purposes`` is None): write the state and prepare the event."""
     tag = lock_tag(session, pseudonym(settings.pepper.get_secret_value(), subject_id))
     if tag is None:
         raise NotFound("no consent has been recorded for this subject")
@@ -59,19 +59,29 @@ def withdraw(
         },
     )
     document = ledger.event_document("withdraw", now, tag, targets, decision_id=decision_id, gpc=gpc)
-    appended = ledger.append_and_commit(session, document, now)
-    return Receipt(
-        consent_id=decision_id,
-        event="withdraw",
-        purposes=targets,
-        declined_purposes=[],
-        precision_res=None,
-        notice_version=None,
-        notice_sha256=None,
-        recorded_at=now,
-        expires_at=None,
-        ask_again_after=None,
-        seq=appended.seq,
-        hash=appended.hash.hex(),
-        gpc_seen=gpc,
+    return Pending(
+        document=document,
+        occurred_at=now,
+        receipt=Receipt(
+            consent_id=decision_id,
+            event="withdraw",
+            purposes=targets,
+            declined_purposes=[],
+            precision_res=None,
+            notice_version=None,
+            notice_sha256=None,
+            recorded_at=now,
+            expires_at=None,
+            ask_again_after=None,
+            seq=0,
+            hash="",
+            gpc_seen=gpc,
+        ),
     )
+
+
+def withdraw(
+    session: Session, settings: ConsentSettings, subject_id: str, purposes: list[str] | None, gpc: bool, now: datetime
+) -> Receipt:
+    """Withdraw on its own and commit (the routes group decisions through ``DecisionWriter``)."""
+    return commit_now(session, prepare_withdraw(session, settings, subject_id, purposes, gpc, now))

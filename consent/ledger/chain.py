@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -42,27 +42,32 @@ _APPEND = text(
 )
 
 
-# The same append and COMMIT in one round trip (see ``append_and_commit``). The event's position is left in a
-# session setting and read by the last statement, because a multi-statement query answers only its last
-# statement's result; the closing BEGIN opens an empty transaction for the session's own COMMIT to end.
+# Appends and COMMIT in one round trip (see ``append_all_and_commit``): one statement per event, each advancing
+# the head and inserting the event with the hash computed by the server, then the new events' positions are
+# left in a session setting and read by the last statement (a multi-statement query answers only its last
+# statement's result); the closing BEGIN opens an empty transaction for the session's own COMMIT to end.
 # (Committing without waiting for the WAL flush and flushing afterwards looked faster, but PostgreSQL commits a
 # transaction that wrote no WAL of its own asynchronously, so the later flush was not guaranteed: the
 # durability test in tests/faults caught acknowledged grants lost by a crash. The commit here is synchronous.)
-_APPEND_AND_COMMIT = """
+_APPEND_ONE = """
     WITH head AS (
         UPDATE ledger_head
-           SET seq = seq + 1, prev_hash = hash, hash = sha256(hash || convert_to(CAST(%(canonical)s AS text), 'UTF8'))
+           SET seq = seq + 1, prev_hash = hash,
+               hash = sha256(hash || convert_to(CAST(%(canonical_{n})s AS text), 'UTF8'))
          WHERE id = 1
      RETURNING seq, prev_hash, hash
-    ), ins AS (
-        INSERT INTO consent_events
-            (seq, occurred_at, event_type, tag, decision_id, purposes, notice_version, canonical, prev_hash, hash)
-        SELECT head.seq, %(occurred_at)s, %(event_type)s, %(tag)s, %(decision_id)s, %(purposes)s,
-               %(notice_version)s, %(canonical)s, head.prev_hash, head.hash
-          FROM head
-        RETURNING seq, hash
     )
-    SELECT set_config('consent.appended', ins.seq::text || ':' || encode(ins.hash, 'hex'), false) FROM ins;
+    INSERT INTO consent_events
+        (seq, occurred_at, event_type, tag, decision_id, purposes, notice_version, canonical, prev_hash, hash)
+    SELECT head.seq, %(occurred_at_{n})s, %(event_type_{n})s, %(tag_{n})s, %(decision_id_{n})s, %(purposes_{n})s,
+           %(notice_version_{n})s, %(canonical_{n})s, head.prev_hash, head.hash
+      FROM head;
+"""
+_POSITIONS_AND_COMMIT = """
+    SELECT set_config('consent.appended', (
+        SELECT string_agg(seq::text || ':' || encode(hash, 'hex'), ',' ORDER BY seq)
+          FROM consent_events
+         WHERE seq > (SELECT seq FROM ledger_head WHERE id = 1) - %(count)s), false);
     COMMIT;
     BEGIN;
     SELECT current_setting('consent.appended')
@@ -131,30 +136,45 @@ _appending = threading.Lock()
 
 
 def append_and_commit(session: Session, document: dict[str, Any], occurred_at: datetime) -> Appended:
-    """Append one event and commit the session's transaction in one round trip to the server.
+    """Append one event and commit the session's transaction in one round trip (see ``append_all_and_commit``)."""
+    (appended,) = append_all_and_commit(session, [(document, occurred_at)])
+    return appended
 
-    The append takes the ledger head's row lock, which every other writer waits for until this transaction
-    ends; sending COMMIT with it keeps that wait to the server's own work (no client round trip or Python
-    scheduling inside it), which is what bounds the write rate of the whole service. The event is durable
-    when this returns. Must be the last write of the transaction.
+
+def append_all_and_commit(session: Session, events: Sequence[tuple[dict[str, Any], datetime]]) -> list[Appended]:
+    """Append events in order and commit the session's transaction, all in one round trip to the server.
+
+    The first append takes the ledger head's row lock, which every other writer waits for until this
+    transaction ends; sending the appends and COMMIT together keeps that wait to the server's own work (no
+    client round trip or Python scheduling inside it), which is what bounds the write rate of the service. A
+    group of decisions appended at once shares that wait and one WAL flush. The events are durable when this
+    returns. Must be the last writes of the transaction.
     """
-    canonical = canonical_json(document)
+    if not events:
+        raise ValueError("nothing to append")
+    statements: list[str] = []
+    params: dict[str, Any] = {"count": len(events)}
+    for n, (document, occurred_at) in enumerate(events):
+        statements.append(_APPEND_ONE.format(n=n))
+        params.update(
+            {
+                f"canonical_{n}": canonical_json(document),
+                f"occurred_at_{n}": occurred_at,
+                f"event_type_{n}": document["type"],
+                f"tag_{n}": str(document["tag"]),
+                f"decision_id_{n}": document.get("decision_id"),
+                f"purposes_{n}": list(document["purposes"]),
+                f"notice_version_{n}": document.get("notice_version"),
+            }
+        )
     connection = session.connection()
     with _appending:
-        position = connection.exec_driver_sql(
-            _APPEND_AND_COMMIT,
-            {
-                "canonical": canonical,
-                "occurred_at": occurred_at,
-                "event_type": document["type"],
-                "tag": str(document["tag"]),
-                "decision_id": document.get("decision_id"),
-                "purposes": list(document["purposes"]),
-                "notice_version": document.get("notice_version"),
-            },
-        ).scalar_one()
-    seq, _, digest = str(position).partition(":")
-    return Appended(seq=int(seq), hash=bytes.fromhex(digest))
+        positions = connection.exec_driver_sql("".join(statements) + _POSITIONS_AND_COMMIT, params).scalar_one()
+    appended = []
+    for position in str(positions).split(","):
+        seq, _, digest = position.partition(":")
+        appended.append(Appended(seq=int(seq), hash=bytes.fromhex(digest)))
+    return appended
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

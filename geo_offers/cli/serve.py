@@ -55,4 +55,7 @@ def run_uvicorn(factory: str, *, host: str, port: int, workers: int) -> None:
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+        # uvicorn kills a worker that misses a 5 s health ping; a worker building a million-deal index on a
+        # busy machine can miss one without being hung, and would then be restarted over and over.
+        timeout_worker_healthcheck=60,
     )

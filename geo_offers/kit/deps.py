@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from consent.decisions import DecisionWriter
 from consent.endpoints import Ports
 from consent.errors import Forbidden
 from consent.settings import ConsentSettings
@@ -40,6 +41,11 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 async def get_consent_settings(services: ServicesDep) -> ConsentSettings:
     """The consent part of the settings."""
     return services.settings.consent
+
+
+async def get_decision_writer(services: ServicesDep) -> DecisionWriter:
+    """The process's group-commit writer of consent decisions."""
+    return services.decisions
 
 
 async def get_now(services: ServicesDep) -> datetime:
@@ -107,4 +113,5 @@ def consent_ports() -> Ports:
         app_caller=require("app"),
         admin_caller=require("admin"),
         notice_reader=require("app", "dpo", "admin"),
+        writer=get_decision_writer,
     )

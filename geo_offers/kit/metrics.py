@@ -51,7 +51,8 @@ class Metrics:
         self.internal = Counter(
             "geo_offers_internal_total",
             "The service's own machinery, by kind: match_cache_hits, match_cache_misses, index_changes_applied, "
-            "counter_rows_flushed, counter_rows_dropped (insight counts lost while the database was down).",
+            "counter_rows_flushed, counter_rows_dropped (insight counts lost while the database was down), "
+            "consent_decisions_committed, consent_decision_groups_committed (their ratio is the group size).",
             ("kind",),
             registry=target,
         )
