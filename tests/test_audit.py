@@ -395,6 +395,7 @@ def test_summary_counts_events_and_active_consents_per_day(fresh_database_url: s
     assert loc["2026-11-23"] == {
         "grants": 2,
         "declines": 1,
+        "declines_by_gpc": 0,
         "withdrawals": 0,
         "expiries": 0,
         "erasures": 0,

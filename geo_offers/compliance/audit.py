@@ -16,6 +16,7 @@ from starlette.responses import StreamingResponse
 from consent import notices
 from consent.audit import events as audit
 from consent.audit import summary
+from consent.audit.decisions import DecidedBy, decisions_of
 from consent.canonical import iso
 from consent.errors import InvalidInput
 from consent.ledger import checkpoints, export
@@ -28,6 +29,7 @@ from geo_offers.compliance.schemas import (
     CheckpointOut,
     CheckpointPage,
     DayOut,
+    DecisionOut,
     EventOut,
     EventPage,
     ProcessingRecordOut,
@@ -54,7 +56,21 @@ UtcDay = Annotated[date, IsoText]
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 #: Query parameters whose names (never values) the access log keeps.
-LOGGED_PARAMS = {"since", "until", "type", "purpose", "notice_version", "subject", "after", "limit", "format", "key_id"}
+LOGGED_PARAMS = {
+    "since",
+    "until",
+    "type",
+    "purpose",
+    "notice_version",
+    "subject",
+    "by",
+    "after",
+    "limit",
+    "format",
+    "key_id",
+    "status",
+    "merchant_id",
+}
 MAX_SUMMARY_DAYS = 366
 EventType = Literal["grant", "decline", "withdraw", "expire", "erase"]
 
@@ -75,11 +91,26 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 def event_filter(
     since: Annotated[UtcTime | None, Query(description="Events at or after this time (with offset).")] = None,
     until: Annotated[UtcTime | None, Query(description="Events before this time (with offset).")] = None,
-    type: Annotated[list[EventType] | None, Query(description="Event types (repeatable).")] = None,
-    purpose: Annotated[PurposeId | None, Query()] = None,
+    type: Annotated[
+        list[EventType] | None,
+        Query(
+            description="Decisions (repeatable): events that hold such a decision about some purpose, or about "
+            "`purpose` when given. A refusal implied by Global Privacy Control inside a grant event is a `decline`."
+        ),
+    ] = None,
+    purpose: Annotated[
+        PurposeId | None, Query(description="Events that decided this purpose (with `type`: decided it so).")
+    ] = None,
     notice_version: Annotated[int | None, Query(ge=1, le=2_000_000_000)] = None,
     subject: Annotated[
         SubjectId | None, Query(description="The subject id the person gave; the service looks up its pseudonym.")
+    ] = None,
+    by: Annotated[
+        list[DecidedBy] | None,
+        Query(
+            description="Who decided (repeatable): `person` in the app, `gpc` (a refusal implied by Global Privacy "
+            "Control), `service` (an expiry)."
+        ),
     ] = None,
 ) -> audit.EventFilter:
     """The filters shared by the listing and the export."""
@@ -90,6 +121,7 @@ def event_filter(
         purpose=purpose,
         notice_version=notice_version,
         subject_id=subject,
+        by=tuple(by or ()),
     )
 
 
@@ -99,6 +131,7 @@ Filter = Annotated[audit.EventFilter, Depends(event_filter)]
 def event_out(row: Any) -> EventOut:
     """The API form of a ledger row."""
     item = export.record(row)
+    document = orjson.loads(row.canonical)
     return EventOut(
         seq=row.seq,
         occurred_at=row.occurred_at,
@@ -107,7 +140,8 @@ def event_out(row: Any) -> EventOut:
         decision_id=row.decision_id,
         purposes=item["purposes"],
         notice_version=row.notice_version,
-        document=orjson.loads(row.canonical),
+        decisions=[DecisionOut(purpose=d.purpose, decision=d.decision, by=d.by) for d in decisions_of(document)],
+        document=document,
         canonical=row.canonical,
         prev_hash=item["prev_hash"],
         hash=item["hash"],
