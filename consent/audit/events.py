@@ -87,9 +87,20 @@ def event_page(
     return rows, None
 
 
-def record_access(session: Session, key_id: str, method: str, route: str, params: Sequence[str], now: datetime) -> None:
-    """Log one audit call in the caller's transaction: no audit answer is committed without its log line."""
-    session.add(AuditAccess(at=now, key_id=key_id, method=method, route=route, params=sorted(set(params))))
+def record_access(
+    session: Session,
+    *,
+    key_id: str | None,
+    method: str,
+    route: str,
+    params: Sequence[str],
+    status: int,
+    now: datetime,
+) -> None:
+    """Log one audit call and its outcome (``key_id`` None: no valid key) in the session's transaction."""
+    session.add(
+        AuditAccess(at=now, key_id=key_id, method=method, route=route, params=sorted(set(params)), status=status)
+    )
     session.flush()
 
 
@@ -100,9 +111,12 @@ def access_page(
     key_id: str | None,
     after: int,
     limit: int,
+    status: Sequence[int] = (),
 ) -> tuple[list[AuditAccess], int | None]:
     """One page of the access log in id (time) order, and the next cursor."""
     stmt = select(AuditAccess).where(AuditAccess.id > after)
+    if status:
+        stmt = stmt.where(AuditAccess.status.in_(status))
     if since is not None:
         stmt = stmt.where(AuditAccess.at >= since)
     if until is not None:

@@ -1,5 +1,6 @@
 """Audit routes (dpo key, read-only): the ledger, its exports and integrity proofs, the summary, the processing
-record and the access log. Every call is logged (key id, route, time) in the transaction that answers it.
+record and the access log. Every call, refused ones included, is logged with its outcome (see
+``geo_offers.compliance.access_log``).
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AfterValidator
+from fastapi import APIRouter, Depends, Query
+from pydantic import AfterValidator, Field
 from starlette.responses import StreamingResponse
 
 from consent import notices
@@ -23,6 +24,7 @@ from consent.ledger import checkpoints, export
 from consent.schemas import PurposeId, SubjectId
 from consent.strict import IsoText
 from geo_offers.compliance import processing_record
+from geo_offers.compliance.access_log import AuditedRoute, Auditor
 from geo_offers.compliance.schemas import (
     AccessOut,
     AccessPage,
@@ -38,9 +40,8 @@ from geo_offers.compliance.schemas import (
     VerifyOut,
 )
 from geo_offers.compliance.signing import trusted_public_key
-from geo_offers.kit.deps import DpoKey, NowDep, ServicesDep, SessionDep, SettingsDep
+from geo_offers.kit.deps import NowDep, ServicesDep, SessionDep, SettingsDep
 from geo_offers.kit.params import After
-from geo_offers.tenants.auth import Principal
 
 
 def _to_utc(moment: datetime) -> datetime:
@@ -52,39 +53,14 @@ def _to_utc(moment: datetime) -> datetime:
 
 UtcTime = Annotated[datetime, IsoText, AfterValidator(_to_utc)]
 UtcDay = Annotated[date, IsoText]
+HttpStatus = Annotated[int, Field(ge=100, le=599)]
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=AuditedRoute)
 
-#: Query parameters whose names (never values) the access log keeps.
-LOGGED_PARAMS = {
-    "since",
-    "until",
-    "type",
-    "purpose",
-    "notice_version",
-    "subject",
-    "by",
-    "after",
-    "limit",
-    "format",
-    "key_id",
-    "status",
-    "merchant_id",
-}
 MAX_SUMMARY_DAYS = 366
 EventType = Literal["grant", "decline", "withdraw", "expire", "erase"]
 
 
-def audited(request: Request, principal: DpoKey, session: SessionDep, now: NowDep) -> Principal:
-    """Admit dpo keys only, and log the call in the request's transaction (no answer without its log line)."""
-    route: Any = request.scope.get("route")
-    path = getattr(route, "path", "?")
-    used = [name for name in request.query_params if name in LOGGED_PARAMS]
-    audit.record_access(session, principal.key_id, request.method, path, used, now)
-    return principal
-
-
-Auditor = Annotated[Principal, Depends(audited)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
@@ -277,7 +253,11 @@ def access_log(
     since: Annotated[UtcTime | None, Query()] = None,
     until: Annotated[UtcTime | None, Query()] = None,
     key_id: Annotated[str | None, Query(pattern=r"^[0-9a-f]{12}$")] = None,
+    status: Annotated[
+        list[HttpStatus] | None, Query(description="Only calls answered with these statuses (repeatable).")
+    ] = None,
 ) -> AccessPage:
-    """Who (which key) called which audit route, and when; this call included."""
-    rows, next_after = audit.access_page(session, since, until, key_id, after, limit)
+    """Who (which key; none for a call without a valid key) called which audit route, when, and with what
+    outcome (the HTTP status: refusals are logged too); this call included."""
+    rows, next_after = audit.access_page(session, since, until, key_id, after, limit, tuple(status or ()))
     return AccessPage(items=[AccessOut.model_validate(r, from_attributes=True) for r in rows], next_after=next_after)

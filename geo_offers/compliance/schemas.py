@@ -92,10 +92,11 @@ class SummaryOut(BaseModel):
 class AccessOut(BaseModel):
     id: int
     at: datetime
-    key_id: str
+    key_id: str | None = Field(description="The calling key; null when the call had no valid key (401).")
     method: str
     route: str
     params: list[str] = Field(description="Names of the query parameters used (never their values).")
+    status: int = Field(description="The HTTP status the call was answered with (401, 403, 422, ... included).")
 
 
 class AccessPage(BaseModel):
