@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from consent import decisions, notices
 from consent.decisions import Decision, Receipt
 from consent.models import Notice
+from consent.records.lifecycle import record_id
 from consent.schemas import (
     DeclineBody,
     GrantBody,
@@ -27,6 +28,7 @@ from consent.schemas import (
     PurposeOut,
     PurposeStateOut,
     ReceiptOut,
+    RecordLink,
     SubjectId,
     SubjectStateOut,
     WithdrawBody,
@@ -50,8 +52,10 @@ def _gpc(value: str | None) -> bool:
     return value is not None and value.strip() == "1"
 
 
-def receipt_out(receipt: Receipt) -> ReceiptOut:
-    """The API form of a receipt."""
+def receipt_out(receipt: Receipt, subject_id: str) -> ReceiptOut:
+    """The API form of a receipt, linked to the consent records (ISO/IEC TS 27560) it opened."""
+    opened = [] if receipt.event == "withdraw" else [*receipt.purposes, *receipt.declined_purposes]
+    link = f"/v1/consents/{subject_id}/record"
     return ReceiptOut(
         consent_id=receipt.consent_id,
         event=receipt.event,
@@ -67,6 +71,10 @@ def receipt_out(receipt: Receipt) -> ReceiptOut:
         gpc_seen=receipt.gpc_seen,
         replayed=receipt.replayed,
         ledger=LedgerPosition(seq=receipt.seq, hash=receipt.hash),
+        records=[
+            RecordLink(purpose=p, record_id=f"urn:uuid:{record_id(receipt.consent_id, p)}") for p in sorted(opened)
+        ],
+        record_url=f"{link}?consent_id={receipt.consent_id}" if opened else link,
     )
 
 
@@ -163,7 +171,7 @@ def build_router(ports: Ports) -> APIRouter:
         receipt = decisions.grant(session, settings, decision, now)
         if receipt.replayed:
             response.status_code = status.HTTP_200_OK
-        return receipt_out(receipt)
+        return receipt_out(receipt, body.subject_id)
 
     @router.post("/consents/decline", tags=["consents"], status_code=status.HTTP_201_CREATED)
     def decline(
@@ -187,7 +195,7 @@ def build_router(ports: Ports) -> APIRouter:
         receipt = decisions.decline(session, settings, decision, now)
         if receipt.replayed:
             response.status_code = status.HTTP_200_OK
-        return receipt_out(receipt)
+        return receipt_out(receipt, body.subject_id)
 
     @router.post("/consents/withdraw", tags=["consents"])
     def withdraw(
@@ -201,7 +209,7 @@ def build_router(ports: Ports) -> APIRouter:
         """Withdraw some or all purposes; effective on the very next request, on every instance."""
         purposes = list(body.purposes) if body.purposes is not None else None
         receipt = decisions.withdraw(session, settings, body.subject_id, purposes, _gpc(sec_gpc), now)
-        return receipt_out(receipt)
+        return receipt_out(receipt, body.subject_id)
 
     @router.get("/consents/{subject_id}", tags=["consents"])
     def subject_state(

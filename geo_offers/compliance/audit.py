@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AfterValidator, Field
 from starlette.responses import StreamingResponse
 
@@ -23,7 +23,7 @@ from consent.errors import InvalidInput
 from consent.ledger import checkpoints, export
 from consent.schemas import PurposeId, SubjectId
 from consent.strict import IsoText
-from geo_offers.compliance import processing_record
+from geo_offers.compliance import processing_record, records
 from geo_offers.compliance.access_log import AuditedRoute, Auditor
 from geo_offers.compliance.schemas import (
     AccessOut,
@@ -142,7 +142,12 @@ def consent_events(
 @router.get(
     "/consent-events/export",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}, "application/jsonl": {}}, "description": "The events, streamed."}},
+    responses={
+        200: {
+            "content": {"text/csv": {}, "application/jsonl": {}, "application/ld+json": {}},
+            "description": "The events (or, for `format=dpv`, the consent records), streamed.",
+        }
+    },
 )
 def export_consent_events(
     wanted: Filter,
@@ -150,12 +155,18 @@ def export_consent_events(
     session: SessionDep,
     services: ServicesDep,
     now: NowDep,
-    format: Annotated[Literal["csv", "jsonl"], Query()] = "jsonl",
+    request: Request,
+    format: Annotated[Literal["csv", "jsonl", "dpv"], Query()] = "jsonl",
 ) -> StreamingResponse:
     """The filtered ledger as CSV or JSON Lines, streamed from a server-side cursor, with `seq`, `prev_hash`,
     `hash` and the hashed `canonical` text of every event: check it offline with
     `geo-offers ledger verify-export FILE [--checkpoint CHECKPOINTS.json --public-key KEY]`.
+
+    `format=dpv`: the consent records the filter touches, after ISO/IEC TS 27560:2023 in W3C DPV terms
+    (JSON-LD, one record per purpose decision, each state with the ledger event that proves it).
     """
+    if format == "dpv":
+        return records.officer_export(request, session, services, wanted, now)
     query = audit.events_query(audit.conditions(session, services.settings.consent.pepper.get_secret_value(), wanted))
     engine = services.db.engine
 
@@ -239,9 +250,12 @@ def daily_summary(
 
 
 @router.get("/processing-record")
-def processing(_: Auditor, session: SessionDep, settings: SettingsDep, now: NowDep) -> ProcessingRecordOut:
+def processing(
+    _: Auditor, session: SessionDep, settings: SettingsDep, now: NowDep, request: Request
+) -> ProcessingRecordOut:
     """The GDPR Art. 30 record of this processing, generated from the running configuration and the notices."""
-    return ProcessingRecordOut.model_validate(processing_record.record(session, settings, now))
+    document = processing_record.record(session, settings, now)
+    return ProcessingRecordOut.model_validate({**document, "dpv_context": records.context_url(request)})
 
 
 @router.get("/access-log")

@@ -118,6 +118,11 @@ class ProcessingRecordOut(BaseModel):
     transfers_to_third_countries: str
     retention: list[dict[str, str]]
     technical_measures: list[str]
+    processes: list[dict[str, Any]] = Field(
+        description="The processing per purpose in W3C DPV terms, as JSON-LD `dpv:Process` nodes: the same terms "
+        "the consent records use (read them with the context `dpv_context`)."
+    )
+    dpv_context: str = Field(default="", description="URL of the JSON-LD context of `processes`.")
     notice_versions: list[dict[str, Any]]
 
 
