@@ -20,6 +20,7 @@ from consent.decisions import Decision, DecisionWriter, Receipt
 from consent.decisions.writer import Decide
 from consent.models import Notice
 from consent.pseudonyms import pseudonym
+from consent.records.lifecycle import record_id
 from consent.schemas import (
     DeclineBody,
     GrantBody,
@@ -30,6 +31,7 @@ from consent.schemas import (
     PurposeOut,
     PurposeStateOut,
     ReceiptOut,
+    RecordLink,
     SubjectId,
     SubjectStateOut,
     WithdrawBody,
@@ -60,8 +62,10 @@ def _gpc(value: str | None) -> bool:
     return value is not None and value.strip() == "1"
 
 
-def receipt_out(receipt: Receipt) -> ReceiptOut:
-    """The API form of a receipt."""
+def receipt_out(receipt: Receipt, subject_id: str) -> ReceiptOut:
+    """The API form of a receipt, linked to the consent records (ISO/IEC TS 27560) it opened."""
+    opened = [] if receipt.event == "withdraw" else [*receipt.purposes, *receipt.declined_purposes]
+    link = f"/v1/consents/{subject_id}/record"
     return ReceiptOut(
         consent_id=receipt.consent_id,
         event=receipt.event,
@@ -77,6 +81,10 @@ def receipt_out(receipt: Receipt) -> ReceiptOut:
         gpc_seen=receipt.gpc_seen,
         replayed=receipt.replayed,
         ledger=LedgerPosition(seq=receipt.seq, hash=receipt.hash),
+        records=[
+            RecordLink(purpose=p, record_id=f"urn:uuid:{record_id(receipt.consent_id, p)}") for p in sorted(opened)
+        ],
+        record_url=f"{link}?consent_id={receipt.consent_id}" if opened else link,
     )
 
 
@@ -175,7 +183,7 @@ def build_router(ports: Ports) -> APIRouter:
         )
         if receipt.replayed:
             response.status_code = status.HTTP_200_OK
-        return receipt_out(receipt)
+        return receipt_out(receipt, body.subject_id)
 
     @router.post("/consents/decline", tags=["consents"], status_code=status.HTTP_201_CREATED)
     async def decline(
@@ -201,7 +209,7 @@ def build_router(ports: Ports) -> APIRouter:
         )
         if receipt.replayed:
             response.status_code = status.HTTP_200_OK
-        return receipt_out(receipt)
+        return receipt_out(receipt, body.subject_id)
 
     @router.post("/consents/withdraw", tags=["consents"])
     async def withdraw(
@@ -221,7 +229,7 @@ def build_router(ports: Ports) -> APIRouter:
             body.subject_id,
             lambda s: decisions.prepare_withdraw(s, settings, body.subject_id, purposes, gpc, now),
         )
-        return receipt_out(receipt)
+        return receipt_out(receipt, body.subject_id)
 
     @router.get("/consents/{subject_id}", tags=["consents"])
     def subject_state(

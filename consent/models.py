@@ -154,14 +154,19 @@ class LedgerCheckpoint(ConsentBase):
 
 
 class AuditAccess(ConsentBase):
-    """One call to an audit route: which key, which route, when, and the names (not values) of its filters."""
+    """One call to an audit route: which key (none without a valid key), which route, when, the names (not
+    values) of its filters, and the HTTP status it was answered with (refusals included)."""
 
     __tablename__ = "audit_access_log"
-    __table_args__ = (Index("ix_audit_access_log_at", "at"),)
+    __table_args__ = (
+        Index("ix_audit_access_log_at", "at"),
+        CheckConstraint("status BETWEEN 100 AND 599", name="status"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     at: Mapped[datetime] = mapped_column(Timestamp)
-    key_id: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[str | None] = mapped_column(Text)
     method: Mapped[str] = mapped_column(Text)
     route: Mapped[str] = mapped_column(Text)
     params: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    status: Mapped[int] = mapped_column(SmallInteger)

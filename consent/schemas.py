@@ -74,6 +74,11 @@ class LedgerPosition(BaseModel):
     hash: str = Field(description="SHA-256 chain hash of the event, hex.")
 
 
+class RecordLink(BaseModel):
+    purpose: str
+    record_id: str = Field(description="The `@id` of the consent record (ISO/IEC TS 27560, DPV) this decision opened.")
+
+
 class ReceiptOut(BaseModel):
     consent_id: uuid.UUID = Field(description="Id of this decision (grant, refusal or withdrawal).")
     event: Literal["grant", "decline", "withdraw"]
@@ -89,6 +94,10 @@ class ReceiptOut(BaseModel):
     gpc_seen: bool = Field(description="The request carried Sec-GPC: 1 (recorded on the event).")
     replayed: bool = Field(description="Nothing changed: this is the receipt of the earlier, identical decision.")
     ledger: LedgerPosition
+    records: list[RecordLink] = Field(
+        description="The consent records this decision opened, one per purpose (none for a withdrawal)."
+    )
+    record_url: str = Field(description="Where the person's records (JSON-LD, 27560 in DPV terms) are read.")
 
 
 class PurposeStateOut(BaseModel):

@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI
 from consent import endpoints as consent_api
 from consent.decisions import DecisionWriter
 from consent.gate import ConsentGate
-from geo_offers.compliance import audit, subjects
+from geo_offers.compliance import audit, records, subjects
 from geo_offers.insights import endpoints as insights
 from geo_offers.insights import events
 from geo_offers.insights.counter import Counter
@@ -170,6 +170,7 @@ def create_app(
         offers.router,
         audit.router,
         subjects.router,
+        records.router,
         events.router,
         insights.router,
         insights.audit_router,

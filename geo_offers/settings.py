@@ -7,9 +7,9 @@ there, so the command line finds it); a variable set in the environment wins ove
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, StringConstraints, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from consent.settings import ConsentSettings
@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     )
     controller: str = Field(default="", description="Controller's name and address for the processing record.")
     dpo_contact: str = Field(default="", description="Contact of the data-protection officer (processing record).")
+    jurisdictions: list[Annotated[str, StringConstraints(pattern=r"^(EU|EEA|[A-Z]{2})$")]] = Field(
+        default_factory=lambda: ["EU"],
+        min_length=1,
+        description="Where the processing is under law, as ISO 3166 codes (or EU, EEA) of the DPV location "
+        'extension; named by every consent record. JSON list in the environment, e.g. \'["EU", "DE"]\'.',
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     access_log: bool = Field(
         default=False,

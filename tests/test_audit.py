@@ -396,6 +396,7 @@ def test_summary_counts_events_and_active_consents_per_day(fresh_database_url: s
     assert loc["2026-11-23"] == {
         "grants": 2,
         "declines": 1,
+        "declines_by_gpc": 0,
         "withdrawals": 0,
         "expiries": 0,
         "erasures": 0,
@@ -445,7 +446,7 @@ def test_every_audit_call_is_logged_with_key_route_and_time(env: Env) -> None:
     for route in AUDIT_ROUTES:
         assert env.client.get(route, headers=headers).status_code == 200
     assert env.client.get("/v1/audit/consent-events", params={"subject": subject}, headers=headers).status_code == 200
-    env.client.get("/v1/audit/consent-events", headers=env.app)  # refused: not audit data read, not logged
+    env.client.get("/v1/audit/consent-events", headers=env.app)  # refused: logged under the app key, not this one
     log = env.client.get("/v1/audit/access-log", params={"key_id": key_id, "limit": 50}, headers=headers).json()
     routes = [(item["method"], item["route"], item["params"]) for item in log["items"]]
     assert routes == [

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, false, select
 from sqlalchemy.orm import Session
 
+from consent.audit import decisions
 from consent.models import AuditAccess, ConsentEvent
 from consent.pseudonyms import find_tag, pseudonym
 
@@ -31,7 +32,11 @@ EVENT_COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class EventFilter:
-    """Which events to read; every field is optional. ``subject_id`` is the raw id the person gave."""
+    """Which events to read; every field is optional. ``subject_id`` is the raw id the person gave.
+
+    ``types``, ``purpose`` and ``by`` are read per purpose (see ``consent.audit.decisions``): an event matches
+    when it holds one decision that satisfies all three.
+    """
 
     since: datetime | None = None
     until: datetime | None = None
@@ -39,11 +44,14 @@ class EventFilter:
     purpose: str | None = None
     notice_version: int | None = None
     subject_id: str | None = None
+    by: tuple[str, ...] = ()
 
     @property
     def is_complete(self) -> bool:
         """True when nothing is filtered out (the export is then the whole chain)."""
-        return not (self.since or self.until or self.types or self.purpose or self.notice_version or self.subject_id)
+        return not (
+            self.since or self.until or self.types or self.purpose or self.notice_version or self.subject_id or self.by
+        )
 
 
 def conditions(session: Session, pepper: str, wanted: EventFilter) -> list[ColumnElement[bool]]:
@@ -53,10 +61,8 @@ def conditions(session: Session, pepper: str, wanted: EventFilter) -> list[Colum
         where.append(ConsentEvent.occurred_at >= wanted.since)
     if wanted.until is not None:
         where.append(ConsentEvent.occurred_at < wanted.until)
-    if wanted.types:
-        where.append(ConsentEvent.event_type.in_(wanted.types))
-    if wanted.purpose is not None:
-        where.append(ConsentEvent.purposes.contains([wanted.purpose]))
+    if wanted.types or wanted.purpose is not None or wanted.by:
+        where.append(decisions.condition(wanted.types, wanted.purpose, wanted.by))
     if wanted.notice_version is not None:
         where.append(ConsentEvent.notice_version == wanted.notice_version)
     if wanted.subject_id is not None:
@@ -81,9 +87,20 @@ def event_page(
     return rows, None
 
 
-def record_access(session: Session, key_id: str, method: str, route: str, params: Sequence[str], now: datetime) -> None:
-    """Log one audit call in the caller's transaction: no audit answer is committed without its log line."""
-    session.add(AuditAccess(at=now, key_id=key_id, method=method, route=route, params=sorted(set(params))))
+def record_access(
+    session: Session,
+    *,
+    key_id: str | None,
+    method: str,
+    route: str,
+    params: Sequence[str],
+    status: int,
+    now: datetime,
+) -> None:
+    """Log one audit call and its outcome (``key_id`` None: no valid key) in the session's transaction."""
+    session.add(
+        AuditAccess(at=now, key_id=key_id, method=method, route=route, params=sorted(set(params)), status=status)
+    )
     session.flush()
 
 
@@ -94,9 +111,12 @@ def access_page(
     key_id: str | None,
     after: int,
     limit: int,
+    status: Sequence[int] = (),
 ) -> tuple[list[AuditAccess], int | None]:
     """One page of the access log in id (time) order, and the next cursor."""
     stmt = select(AuditAccess).where(AuditAccess.id > after)
+    if status:
+        stmt = stmt.where(AuditAccess.status.in_(status))
     if since is not None:
         stmt = stmt.where(AuditAccess.at >= since)
     if until is not None:

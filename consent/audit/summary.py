@@ -1,6 +1,10 @@
 """The officer's daily summary, computed from the ledger alone: events per day and purpose, and how many
 consents were active at the end of each day.
 
+Counts per purpose are counts of decisions (see ``consent.audit.decisions``): a purpose refused by Global Privacy
+Control inside a grant event is a refusal, counted in ``declines`` and again, as a part of it, in
+``declines_by_gpc``.
+
 A consent is active from its grant until the next event for the same subject tag and purpose (withdrawal,
 refusal, expiry, erasure or a new grant), its ``expires_at``, or the publication of a notice that asks everyone
 for fresh consent to that purpose, whichever comes first. Days are UTC days.
@@ -14,17 +18,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from consent.audit import decisions
+
+# Per day, purpose and decision, with who decided: a refusal implied by Global Privacy Control inside a grant event
+# counts as a refusal of that purpose (see consent.audit.decisions).
 _COUNTS = text(
-    """
-    SELECT (e.occurred_at AT TIME ZONE 'UTC')::date AS day, e.event_type, p.purpose, count(*) AS n
+    f"""
+    SELECT (e.occurred_at AT TIME ZONE 'UTC')::date AS day, d.decision, d.decided_by, d.purpose, count(*) AS n
       FROM consent_events e
-      CROSS JOIN LATERAL unnest(
-               CASE WHEN e.event_type = 'grant'
-                    THEN ARRAY(SELECT jsonb_array_elements_text(e.canonical::jsonb -> 'granted'))
-                    ELSE e.purposes END
-           ) AS p(purpose)
+      CROSS JOIN LATERAL ({decisions.decision_rows_sql()}) AS d(decision, decided_by, purpose)
      WHERE e.occurred_at >= :start AND e.occurred_at < :stop
-     GROUP BY 1, 2, 3
+     GROUP BY 1, 2, 3, 4
     """
 )
 
@@ -84,6 +88,7 @@ class PurposeDay:
 
     grants: int = 0
     declines: int = 0
+    declines_by_gpc: int = 0
     withdrawals: int = 0
     expiries: int = 0
     erasures: int = 0
@@ -113,7 +118,10 @@ def summary(session: Session, first: date, last: date, purposes: list[str]) -> l
         days[row.day].events[EVENT_KEYS[row.event_type]] = row.n
     for row in session.execute(_COUNTS, params):
         entry = days[row.day].purposes.setdefault(row.purpose, PurposeDay())
-        setattr(entry, EVENT_KEYS[row.event_type], row.n)
+        key = EVENT_KEYS[row.decision]
+        setattr(entry, key, getattr(entry, key) + row.n)
+        if row.decided_by == "gpc":
+            entry.declines_by_gpc += row.n
     for row in session.execute(_ACTIVE, {"stop": stop, "first": first, "last": last}):
         day = row.day.date() if isinstance(row.day, datetime) else row.day
         days[day].purposes.setdefault(row.purpose, PurposeDay()).active_end_of_day = row.n

@@ -1,5 +1,6 @@
 """Audit routes (dpo key, read-only): the ledger, its exports and integrity proofs, the summary, the processing
-record and the access log. Every call is logged (key id, route, time) in the transaction that answers it.
+record and the access log. Every call, refused ones included, is logged with its outcome (see
+``geo_offers.compliance.access_log``).
 """
 
 from __future__ import annotations
@@ -10,24 +11,27 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 from starlette.responses import StreamingResponse
 
 from consent import notices
 from consent.audit import events as audit
 from consent.audit import summary
+from consent.audit.decisions import DecidedBy, decisions_of
 from consent.canonical import iso
 from consent.errors import InvalidInput
 from consent.ledger import checkpoints, export
 from consent.schemas import PurposeId, SubjectId
 from consent.strict import IsoText
-from geo_offers.compliance import processing_record
+from geo_offers.compliance import processing_record, records
+from geo_offers.compliance.access_log import AuditedRoute, Auditor
 from geo_offers.compliance.schemas import (
     AccessOut,
     AccessPage,
     CheckpointOut,
     CheckpointPage,
     DayOut,
+    DecisionOut,
     EventOut,
     EventPage,
     ProcessingRecordOut,
@@ -36,9 +40,8 @@ from geo_offers.compliance.schemas import (
     VerifyOut,
 )
 from geo_offers.compliance.signing import trusted_public_key
-from geo_offers.kit.deps import DpoKey, NowDep, ServicesDep, SessionDep, SettingsDep
+from geo_offers.kit.deps import NowDep, ServicesDep, SessionDep, SettingsDep
 from geo_offers.kit.params import After
-from geo_offers.tenants.auth import Principal
 
 
 def _to_utc(moment: datetime) -> datetime:
@@ -50,36 +53,40 @@ def _to_utc(moment: datetime) -> datetime:
 
 UtcTime = Annotated[datetime, IsoText, AfterValidator(_to_utc)]
 UtcDay = Annotated[date, IsoText]
+HttpStatus = Annotated[int, Field(ge=100, le=599)]
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=AuditedRoute)
 
-#: Query parameters whose names (never values) the access log keeps.
-LOGGED_PARAMS = {"since", "until", "type", "purpose", "notice_version", "subject", "after", "limit", "format", "key_id"}
 MAX_SUMMARY_DAYS = 366
 EventType = Literal["grant", "decline", "withdraw", "expire", "erase"]
 
 
-def audited(request: Request, principal: DpoKey, session: SessionDep, now: NowDep) -> Principal:
-    """Admit dpo keys only, and log the call in the request's transaction (no answer without its log line)."""
-    route: Any = request.scope.get("route")
-    path = getattr(route, "path", "?")
-    used = [name for name in request.query_params if name in LOGGED_PARAMS]
-    audit.record_access(session, principal.key_id, request.method, path, used, now)
-    return principal
-
-
-Auditor = Annotated[Principal, Depends(audited)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
 def event_filter(
     since: Annotated[UtcTime | None, Query(description="Events at or after this time (with offset).")] = None,
     until: Annotated[UtcTime | None, Query(description="Events before this time (with offset).")] = None,
-    type: Annotated[list[EventType] | None, Query(description="Event types (repeatable).")] = None,
-    purpose: Annotated[PurposeId | None, Query()] = None,
+    type: Annotated[
+        list[EventType] | None,
+        Query(
+            description="Decisions (repeatable): events that hold such a decision about some purpose, or about "
+            "`purpose` when given. A refusal implied by Global Privacy Control inside a grant event is a `decline`."
+        ),
+    ] = None,
+    purpose: Annotated[
+        PurposeId | None, Query(description="Events that decided this purpose (with `type`: decided it so).")
+    ] = None,
     notice_version: Annotated[int | None, Query(ge=1, le=2_000_000_000)] = None,
     subject: Annotated[
         SubjectId | None, Query(description="The subject id the person gave; the service looks up its pseudonym.")
+    ] = None,
+    by: Annotated[
+        list[DecidedBy] | None,
+        Query(
+            description="Who decided (repeatable): `person` in the app, `gpc` (a refusal implied by Global Privacy "
+            "Control), `service` (an expiry)."
+        ),
     ] = None,
 ) -> audit.EventFilter:
     """The filters shared by the listing and the export."""
@@ -90,6 +97,7 @@ def event_filter(
         purpose=purpose,
         notice_version=notice_version,
         subject_id=subject,
+        by=tuple(by or ()),
     )
 
 
@@ -99,6 +107,7 @@ Filter = Annotated[audit.EventFilter, Depends(event_filter)]
 def event_out(row: Any) -> EventOut:
     """The API form of a ledger row."""
     item = export.record(row)
+    document = orjson.loads(row.canonical)
     return EventOut(
         seq=row.seq,
         occurred_at=row.occurred_at,
@@ -107,7 +116,8 @@ def event_out(row: Any) -> EventOut:
         decision_id=row.decision_id,
         purposes=item["purposes"],
         notice_version=row.notice_version,
-        document=orjson.loads(row.canonical),
+        decisions=[DecisionOut(purpose=d.purpose, decision=d.decision, by=d.by) for d in decisions_of(document)],
+        document=document,
         canonical=row.canonical,
         prev_hash=item["prev_hash"],
         hash=item["hash"],
@@ -132,7 +142,12 @@ def consent_events(
 @router.get(
     "/consent-events/export",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}, "application/jsonl": {}}, "description": "The events, streamed."}},
+    responses={
+        200: {
+            "content": {"text/csv": {}, "application/jsonl": {}, "application/ld+json": {}},
+            "description": "The events (or, for `format=dpv`, the consent records), streamed.",
+        }
+    },
 )
 def export_consent_events(
     wanted: Filter,
@@ -140,13 +155,19 @@ def export_consent_events(
     session: SessionDep,
     services: ServicesDep,
     now: NowDep,
-    format: Annotated[Literal["csv", "jsonl"], Query()] = "jsonl",
+    request: Request,
+    format: Annotated[Literal["csv", "jsonl", "dpv"], Query()] = "jsonl",
 ) -> StreamingResponse:
     """The filtered ledger as CSV or JSON Lines, streamed from a server-side cursor, with `seq`, `prev_hash`,
     `hash` and the hashed `canonical` text of every event. The first line (both formats) is a JSON header saying
     what the file holds: `scope` `full` or `filtered` with the `filter`, and the ledger `head` it was taken at.
     Check it offline with `geo-offers ledger verify-export FILE [--checkpoint CHECKPOINTS.json --public-key KEY]`.
+
+    `format=dpv`: the consent records the filter touches, after ISO/IEC TS 27560:2023 in W3C DPV terms
+    (JSON-LD, one record per purpose decision, each state with the ledger event that proves it).
     """
+    if format == "dpv":
+        return records.officer_export(request, session, services, wanted, now)
     query = audit.events_query(audit.conditions(session, services.settings.consent.pepper.get_secret_value(), wanted))
     engine = services.db.engine
     described = export.describe_filter(wanted)
@@ -232,9 +253,12 @@ def daily_summary(
 
 
 @router.get("/processing-record")
-def processing(_: Auditor, session: SessionDep, settings: SettingsDep, now: NowDep) -> ProcessingRecordOut:
+def processing(
+    _: Auditor, session: SessionDep, settings: SettingsDep, now: NowDep, request: Request
+) -> ProcessingRecordOut:
     """The GDPR Art. 30 record of this processing, generated from the running configuration and the notices."""
-    return ProcessingRecordOut.model_validate(processing_record.record(session, settings, now))
+    document = processing_record.record(session, settings, now)
+    return ProcessingRecordOut.model_validate({**document, "dpv_context": records.context_url(request)})
 
 
 @router.get("/access-log")
@@ -246,7 +270,11 @@ def access_log(
     since: Annotated[UtcTime | None, Query()] = None,
     until: Annotated[UtcTime | None, Query()] = None,
     key_id: Annotated[str | None, Query(pattern=r"^[0-9a-f]{12}$")] = None,
+    status: Annotated[
+        list[HttpStatus] | None, Query(description="Only calls answered with these statuses (repeatable).")
+    ] = None,
 ) -> AccessPage:
-    """Who (which key) called which audit route, and when; this call included."""
-    rows, next_after = audit.access_page(session, since, until, key_id, after, limit)
+    """Who (which key; none for a call without a valid key) called which audit route, when, and with what
+    outcome (the HTTP status: refusals are logged too); this call included."""
+    rows, next_after = audit.access_page(session, since, until, key_id, after, limit, tuple(status or ()))
     return AccessPage(items=[AccessOut.model_validate(r, from_attributes=True) for r in rows], next_after=next_after)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from consent import notices
 from consent.models import Notice
+from geo_offers.compliance import dpv_terms
 from geo_offers.compliance.signing import trusted_public_key
 from geo_offers.settings import Settings
 
@@ -117,6 +118,7 @@ def record(session: Session, settings: Settings, now: datetime) -> dict[str, Any
         "transfers_to_third_countries": "none by the service",
         "retention": _retention(settings),
         "technical_measures": _measures(settings),
+        "processes": dpv_terms.process_nodes(settings, current.content),
         "notice_versions": [
             {
                 "version": v.version,

@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from consent.schemas import LedgerPosition, SubjectStateOut
 
 
+class DecisionOut(BaseModel):
+    purpose: str
+    decision: Literal["grant", "decline", "withdraw", "expire", "erase"]
+    by: Literal["person", "gpc", "service"] = Field(
+        description="`gpc`: a refusal implied by Global Privacy Control, not named by the person."
+    )
+
+
 class EventOut(BaseModel):
     seq: int
     occurred_at: datetime
-    type: str
+    type: str = Field(description="The event's type; what it decided per purpose is in `decisions`.")
     tag: uuid.UUID = Field(description="Random ledger tag of the subject; unlinkable once the subject is erased.")
     decision_id: uuid.UUID | None
     purposes: list[str]
     notice_version: int | None
+    decisions: list[DecisionOut] = Field(description="What the event decided about each purpose, and who decided.")
     document: dict[str, Any] = Field(description="The hashed event document, parsed.")
     canonical: str = Field(description="The exact text that was hashed.")
     prev_hash: str
@@ -59,7 +68,8 @@ class CheckpointPage(BaseModel):
 
 class PurposeDayOut(BaseModel):
     grants: int
-    declines: int
+    declines: int = Field(description="Refusals, by the person or implied by Global Privacy Control.")
+    declines_by_gpc: int = Field(description="The part of `declines` implied by Global Privacy Control.")
     withdrawals: int
     expiries: int
     erasures: int
@@ -82,10 +92,11 @@ class SummaryOut(BaseModel):
 class AccessOut(BaseModel):
     id: int
     at: datetime
-    key_id: str
+    key_id: str | None = Field(description="The calling key; null when the call had no valid key (401).")
     method: str
     route: str
     params: list[str] = Field(description="Names of the query parameters used (never their values).")
+    status: int = Field(description="The HTTP status the call was answered with (401, 403, 422, ... included).")
 
 
 class AccessPage(BaseModel):
@@ -107,6 +118,11 @@ class ProcessingRecordOut(BaseModel):
     transfers_to_third_countries: str
     retention: list[dict[str, str]]
     technical_measures: list[str]
+    processes: list[dict[str, Any]] = Field(
+        description="The processing per purpose in W3C DPV terms, as JSON-LD `dpv:Process` nodes: the same terms "
+        "the consent records use (read them with the context `dpv_context`)."
+    )
+    dpv_context: str = Field(default="", description="URL of the JSON-LD context of `processes`.")
     notice_versions: list[dict[str, Any]]
 
 

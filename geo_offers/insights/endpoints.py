@@ -6,16 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from geo_offers.compliance.access_log import AuditedRoute, Auditor
 from geo_offers.insights import releases as insights
 from geo_offers.insights import repository as insights_repo
 from geo_offers.insights.privacy import noise_key
 from geo_offers.insights.schemas import ActivityInsights, BudgetEntry, BudgetLog, DealInsights
-from geo_offers.kit.deps import DpoKey, MerchantKey, NowDep, ServicesDep, SessionDep
+from geo_offers.kit.deps import MerchantKey, NowDep, ServicesDep, SessionDep
 from geo_offers.kit.params import BIGINT_MAX, After, RowId
 from geo_offers.places.cells import parse_cell
 
 router = APIRouter(prefix="/v1/insights", tags=["insights"])
-audit_router = APIRouter(prefix="/v1/audit", tags=["audit"])
+audit_router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=AuditedRoute)
 
 
 def _release(services: ServicesDep, principal: MerchantKey, now: NowDep) -> insights.Release:
@@ -60,7 +61,7 @@ def activity(
 
 @audit_router.get("/privacy-budget")
 def privacy_budget(
-    _: DpoKey,
+    _: Auditor,
     session: SessionDep,
     after: After = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

@@ -82,8 +82,8 @@ async def get_principal(
     """The authenticated caller (401 otherwise), after its rate limit."""
     token = credentials.credentials if credentials is not None else None
     principal = await services.keys.authenticate(token)
+    request.state.principal = principal  # before the limit, so a refused call is still attributed to its key
     services.limiter.hit(principal.key_id)
-    request.state.principal = principal
     return principal
 
 
