@@ -167,6 +167,7 @@ class SuggestionBasis(BaseModel):
     busiest_requests: int | None
     threshold: int | None = Field(description="An hour joins a window when its count reaches this (half the busiest).")
     noise_sd: float = Field(description="Standard deviation of the noise on one figure.")
+    hours: list[ActivityHour] = Field(description="The published figures themselves, as the activity route gives them.")
 
 
 class SuggestedWindows(BaseModel):

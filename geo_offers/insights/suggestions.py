@@ -145,6 +145,7 @@ def suggest(activity: ActivityInsights, store_id: int, limit: int) -> SuggestedW
         busiest_requests=busiest,
         threshold=threshold,
         noise_sd=round(sd, 2),
+        hours=activity.hours,
     )
     return SuggestedWindows(
         store_id=store_id,

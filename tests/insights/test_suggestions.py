@@ -79,6 +79,7 @@ def test_windows_follow_the_published_figures_busiest_first(
     activity = shop.activity(store_cell(shop))
     published = {h["hour_of_week"]: h["requests"]["count"] for h in activity["hours"]}
     assert first["requests"] == sum(published[h] for h in first["hours_of_week"])
+    assert basis["hours"] == activity["hours"]
     assert basis["figures"].startswith(f"activity in cell {activity['cell']}")
     # A suggested window is a valid deal window as it stands.
     created = client.post("/v1/deals", json=deal_body(shop.store_id, windows=first["windows"]), headers=shop.headers)
