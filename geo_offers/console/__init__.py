@@ -32,8 +32,10 @@ def install(app: FastAPI) -> None:
 
     async def refused(request: Request, error: Exception) -> Response:
         assert isinstance(error, Refused)
-        problem = error.problem
-        return render(request, services_of(request).settings, "problem.html", {"problem": problem}, status=problem.status)
+        if error.visit is not None:
+            return error.visit.problem_page(error.problem)
+        settings = services_of(request).settings
+        return render(request, settings, "problem.html", {"problem": error.problem}, status=error.problem.status)
 
     app.add_exception_handler(SignInRequired, to_sign_in)
     app.add_exception_handler(Refused, refused)

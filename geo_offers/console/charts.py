@@ -140,7 +140,7 @@ def stacked_chart(days: Sequence[tuple[str, dict[str, int]]], kinds: Sequence[st
     every = max(1, math.ceil(len(days) / 7))
     for i, (label, counts) in enumerate(days):
         x = LEFT + i * slot + slot * 0.15
-        y = baseline
+        y: float = baseline
         for kind in kinds:
             value = counts.get(kind, 0)
             if value:

@@ -31,11 +31,13 @@ class SignInRequired(Exception):
 
 
 class Refused(Exception):
-    """A request the console refuses itself (wrong role, failed CSRF check): shown as a problem page."""
+    """A request the console refuses itself (wrong role, failed CSRF check): shown as a problem page, with the
+    console's navigation when the person is signed in."""
 
-    def __init__(self, problem: Problem) -> None:
+    def __init__(self, problem: Problem, visit: Visit | None = None) -> None:
         super().__init__(problem.title)
         self.problem = problem
+        self.visit = visit
 
 
 def services_of(request: Request) -> Services:
@@ -113,7 +115,7 @@ class Visit:
         if not same_origin(self.request) or not sessions.csrf_matches(
             self.token, presented if isinstance(presented, str) else None
         ):
-            raise Refused(Problem(403, self.t("csrf.title"), self.t("csrf.detail")))
+            raise Refused(Problem(403, self.t("csrf.title"), self.t("csrf.detail")), self)
         return data
 
 
@@ -136,7 +138,7 @@ async def visit(request: Request, role: str | None = None) -> Visit:
         raise SignInRequired("expired" if token else "")
     current = Visit(request, services, who, token)
     if role is not None and who.role != role:
-        raise Refused(Problem(403, current.t("role.title"), current.t(f"role.needs_{role}")))
+        raise Refused(Problem(403, current.t("role.title"), current.t(f"role.needs_{role}")), current)
     return current
 
 

@@ -81,14 +81,13 @@ def grid_windows(grid: Iterable[Cell]) -> list[dict[str, Any]]:
         by_day.setdefault(day, []).append(hour)
     for day, hours in by_day.items():
         start = previous = hours[0]
-        for hour in [*hours[1:], None]:
-            if hour is not None and hour == previous + 1:
+        for hour in [*hours[1:], -1]:  # -1 ends the last run
+            if hour == previous + 1:
                 previous = hour
                 continue
             end = "24:00" if previous == 23 else f"{previous + 1:02d}:00"
             runs.setdefault((f"{start:02d}:00", end), []).append(DAYS[day])
-            if hour is not None:
-                start = previous = hour
+            start = previous = hour
     return [{"days": days, "start": start, "end": end} for (start, end), days in sorted(runs.items())]
 
 

@@ -7,7 +7,7 @@ The coverage is recomputed from each deal's stored area (as the API returns it) 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import h3.api.basic_int as h3
@@ -69,7 +69,7 @@ def cell_features(deals: Iterable[Mapping[str, Any]], res: int, cap: int = MAX_C
     return features, False
 
 
-def map_data(stores: list[Mapping[str, Any]], deals: list[Mapping[str, Any]], res: int) -> dict[str, Any]:
+def map_data(stores: Sequence[Mapping[str, Any]], deals: Sequence[Mapping[str, Any]], res: int) -> dict[str, Any]:
     """Everything one map draws."""
     cells, truncated = cell_features(deals, res)
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter
@@ -38,7 +39,7 @@ async def every(current: Visit, path: str, **params: Any) -> tuple[list[dict[str
     return items, None, True
 
 
-def windows_text(windows: list[dict[str, Any]], t: Any) -> str:
+def windows_text(windows: list[dict[str, Any]], t: Callable[..., str]) -> str:
     """A deal's windows in words, such as "Mon, Tue 17:00-20:00"."""
     if not windows:
         return t("deal.always")

@@ -9,9 +9,11 @@ from starlette.responses import Response
 
 from geo_offers.console import charts
 from geo_offers.console.context import visit
-from geo_offers.console.ledger import EVENT_TYPES, PAGE_SIZES, utc_input, field_errors
+from geo_offers.console.ledger import PAGE_SIZES, field_errors, utc_input
 
 router = APIRouter(prefix="/console")
+#: The summary's counts of a day, by the names the summary route gives them.
+SUMMARY_KINDS = ("grants", "declines", "withdrawals", "expiries", "erasures")
 
 
 @router.get("/summary")
@@ -26,7 +28,7 @@ async def summary_page(request: Request) -> Response:
         context = {"summary": None, "chart": None, "values": values, "problem": problem}
         return current.page("summary.html", {**context, "field_errors": field_errors(problem)}, status=problem.status)
     summary = answer.body
-    chart = charts.stacked_chart([(d["day"], d["events"]) for d in summary["days"]], EVENT_TYPES)
+    chart = charts.stacked_chart([(d["day"], d["events"]) for d in summary["days"]], SUMMARY_KINDS)
     purposes = sorted({p for d in summary["days"] for p in d["purposes"]})
     return current.page(
         "summary.html",
@@ -34,7 +36,7 @@ async def summary_page(request: Request) -> Response:
             "summary": summary,
             "chart": chart,
             "values": values,
-            "event_types": EVENT_TYPES,
+            "kinds": SUMMARY_KINDS,
             "purposes": purposes,
             "field_errors": {},
         },

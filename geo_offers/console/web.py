@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +27,7 @@ LANG_COOKIE = "geo_console_lang"
 Translate = Callable[..., str]
 
 
-@lru_cache(maxsize=None)
+@cache
 def messages(lang: str) -> dict[str, str]:
     """The message catalogue of a language (``locales/<lang>.json``, shipped in the package)."""
     text = (resources.files("geo_offers.console") / "locales" / f"{lang}.json").read_text(encoding="utf-8")
@@ -99,10 +99,11 @@ def secure_headers(settings: Settings) -> dict[str, str]:
 def _when(value: Any, lang: str) -> str:
     """A date or time as the language writes it (times with their offset, as the API gave them)."""
     if isinstance(value, str):
+        text = value
         try:
-            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+            value = datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
         except ValueError:
-            return value
+            return text
     if isinstance(value, datetime):
         stamp = value.strftime("%d.%m.%Y %H:%M" if lang == "de" else "%Y-%m-%d %H:%M")
         offset = value.strftime("%z")

@@ -61,7 +61,11 @@ class Console:
     def foreign(self) -> list[str]:
         """Requests to any host but the service."""
         own = urlsplit(self.origin).netloc
-        return [u for u in self.requests if urlsplit(u).scheme in ("http", "https", "ws", "wss") and urlsplit(u).netloc != own]
+        return [
+            u
+            for u in self.requests
+            if urlsplit(u).scheme in ("http", "https", "ws", "wss") and urlsplit(u).netloc != own
+        ]
 
     def axe(self) -> list[dict[str, Any]]:
         """Run axe-core on the page as it is now; the serious and critical violations."""
@@ -80,6 +84,7 @@ class Console:
         assert self.errors == []
         self.checked.append(self.page.url)
         if shot is not None:
+            self.page.evaluate("window.scrollTo(0, 0)")
             self.page.screenshot(path=str(self.shots / f"{shot}.png"))
 
     def text(self, selector: str) -> str:
@@ -89,11 +94,15 @@ class Console:
     def key_leaked(self, key: str) -> bool:
         """Whether the key shows up in any URL asked, in the page, or in the page's storage."""
         secret = key.split("_", 2)[2]
-        storage = self.page.evaluate("() => JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])")
+        storage = self.page.evaluate(
+            "() => JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])"
+        )
         return any(secret in u for u in self.requests) or secret in self.page.content() or secret in storage
 
 
-def open_console(browser: Browser, server: LiveServer, axe: Path, shots: Path, **context: Any) -> tuple[BrowserContext, Console]:
+def open_console(
+    browser: Browser, server: LiveServer, axe: Path, shots: Path, **context: Any
+) -> tuple[BrowserContext, Console]:
     """A fresh browser context (its own cookies) on the console."""
     options: dict[str, Any] = {"locale": "en-GB", "viewport": LAPTOP, "accept_downloads": True, **context}
     ctx = browser.new_context(**options)

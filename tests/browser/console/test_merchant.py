@@ -16,12 +16,21 @@ import pytest
 from playwright.sync_api import Browser
 from sqlalchemy import text
 
+from geo_offers.app import create_app
 from geo_offers.settings import Settings
 from geo_offers.tenants import keys as key_repo
 from tests.browser.conftest import LiveServer
 from tests.browser.console.conftest import Console, open_console
-from tests.browser.console.world import BERLIN, HAMBURG, World, last_complete_week, make_world, put_activity, put_deal_days
-from tests.helpers import deal_body, make_settings
+from tests.browser.console.world import (
+    BERLIN,
+    HAMBURG,
+    World,
+    last_complete_week,
+    make_world,
+    put_activity,
+    put_deal_days,
+)
+from tests.helpers import FakeClock, deal_body, make_settings
 
 K = 5
 
@@ -174,7 +183,11 @@ def test_publish_pause_and_end_from_the_list(console: Console, world: World, sto
     console.go("/console/stores")
     page = console.page
     row = f"#deal-{deal_id}"
-    for action, status, label in (("Publish", "active", "live"), ("Pause", "paused", "paused"), ("End", "ended", "ended")):
+    for action, status, label in (
+        ("Publish", "active", "live"),
+        ("Pause", "paused", "paused"),
+        ("End", "ended", "ended"),
+    ):
         page.locator(row).get_by_role("button", name=action).click()
         page.wait_for_load_state("load")
         assert label in console.text(f"{row} .status")
@@ -218,8 +231,11 @@ def test_insights_show_published_and_suppressed_figures_and_the_suggested_hours(
     put_deal_days(world.db, deal_id, {d: {"served": 40 + i, "impression": 30, "redeem": 2} for i, d in enumerate(days)})
     cell = int(h3.latlng_to_cell(BERLIN[1], BERLIN[0], 6))
     week = last_complete_week(now, world.settings.insights_settle_s)
-    busy = {24 + 15: 120, 24 + 16: 130, 24 + 17: 125}  # Tuesday 15-18 UTC = 16:00-19:00 or 17:00-20:00 in Berlin
-    put_activity(world.db, cell, week, {**busy, 100: 2, 101: 3})  # and two hours under k
+    # UTC hours of the week: Tuesday 15-18 busiest, Saturday morning next, some quieter published hours, and
+    # three hours under k (suppressed).
+    busy = {24 + 15: 120, 24 + 16: 130, 24 + 17: 125, 5 * 24 + 9: 90, 5 * 24 + 10: 96, 5 * 24 + 11: 88}
+    quiet = {7: 30, 8: 34, 2 * 24 + 12: 28, 3 * 24 + 18: 40, 4 * 24 + 16: 36, 4 * 24 + 17: 41}
+    put_activity(world.db, cell, week, {**busy, **quiet, 100: 2, 101: 3, 150: 4})
     console.sign_in(world.merchant)
     console.go(f"/console/insights/deals/{deal_id}")
     page = console.page
@@ -233,17 +249,17 @@ def test_insights_show_published_and_suppressed_figures_and_the_suggested_hours(
     assert f"at least {K} counted events" in console.text(".privacy")
     console.check("merchant-insights-deal")
     console.go(f"/console/insights/stores/{berlin['id']}")
-    assert page.locator("table.heat td.suppressed").count() >= 160
+    assert page.locator("table.heat td.suppressed").count() == 168 - 12  # not a single one shown as 0
     published = [int(t) for t in page.locator("table.heat td[class^=heat-]").all_inner_texts()]
-    assert len(published) == 3 and min(published) >= K
-    suggestion = console.text("li.suggestion")
-    assert "Tuesday" in suggestion and "confidence" in suggestion
-    assert "3 hours published, 165 suppressed" in console.text("#suggest-basis")
+    assert len(published) == 12 and min(published) >= K
+    first, second = page.locator("li.suggestion").all_inner_texts()
+    assert "Tuesday" in first and "confidence: high" in first and "Saturday" in second
+    assert "12 hours published, 156 suppressed" in console.text("#suggest-basis")
     console.check("merchant-insights-store")
     page.click("text=Create a deal with these hours")
     page.wait_for_load_state("load")
     checked = page.locator("input[name=hours]:checked").evaluate_all("boxes => boxes.map(b => b.value)")
-    assert len(checked) == 3 and all(value.startswith("1-") for value in checked)
+    assert len(checked) == 6 and {value.split("-")[0] for value in checked} == {"1", "5"}  # Tuesday, Saturday
 
 
 def test_the_console_follows_the_browser_language_and_switches(
@@ -267,7 +283,9 @@ def test_the_console_follows_the_browser_language_and_switches(
 def test_writes_without_the_forms_token_or_from_elsewhere_are_refused(
     console: Console, world: World, stores: dict[str, Any]
 ) -> None:
-    deal_id = world.ok("POST", "/v1/deals", world.merchant, json=deal_body(stores["berlin"]["id"], status="active"))["id"]
+    deal_id = world.ok("POST", "/v1/deals", world.merchant, json=deal_body(stores["berlin"]["id"], status="active"))[
+        "id"
+    ]
     console.sign_in(world.merchant)
     console.go("/console/stores")
     token = console.page.locator("input[name=csrf_token]").first.get_attribute("value")
@@ -282,9 +300,7 @@ def test_writes_without_the_forms_token_or_from_elsewhere_are_refused(
     assert world.ok("GET", f"/v1/deals/{deal_id}", world.merchant)["status"] == "active"
 
 
-def test_problems_are_pages_with_their_title_and_detail(
-    console: Console, world: World, stores: dict[str, Any]
-) -> None:
+def test_problems_are_pages_with_their_title_and_detail(console: Console, world: World, stores: dict[str, Any]) -> None:
     other_id = world.keys.merchant("Andere GmbH")
     other = world.keys.key("merchant", other_id)
     other_store = world.ok("POST", "/v1/stores", other, json={**_store_json(), "name": "Fremd"})["id"]
@@ -331,3 +347,24 @@ def test_every_store_page_loads_only_from_the_service_and_fits_a_tablet(
         assert "default-src 'none'" in policy and "img-src 'self' data:;" in policy and "http" not in policy
     finally:
         ctx.close()
+
+
+def test_with_an_unreachable_tile_server_the_map_still_draws_everything(
+    browser: Browser, server_settings: Settings, axe_path: Path, shots: Path, world: World, stores: dict[str, Any]
+) -> None:
+    world.ok("POST", "/v1/deals", world.merchant, json=deal_body(stores["hamburg"]["id"], title="Kacheltest"))
+    dead = "http://127.0.0.1:18699/{z}/{x}/{y}.png"  # a port of this project's range that nothing listens on
+    settings = server_settings.model_copy(update={"console_tile_url": dead, "console_tile_attribution": "Tiles"})
+    with LiveServer(create_app(settings, clock=FakeClock(), log=False)) as server:
+        ctx, console = open_console(browser, server, axe_path, shots)
+        try:
+            console.sign_in(world.merchant)
+            page = console.page
+            page.wait_for_selector("path.outline")
+            assert any(url.startswith("http://127.0.0.1:18699/") for url in console.requests)  # tiles were tried
+            assert page.locator("path.store-marker").count() >= 2 and page.locator("path.deal-area").count() >= 1
+            assert page.locator("path.h3-cell").count() > 0
+            policy = page.request.get(f"{server.url}/console/stores").headers["content-security-policy"]
+            assert "img-src 'self' data: http://127.0.0.1:18699;" in policy
+        finally:
+            ctx.close()
