@@ -18,13 +18,14 @@
       .addTo(map).bringToBack();
   });
   var bounds = L.latLngBounds([]);
+  var byDeal = {};
   var cells = L.geoJSON({ type: "FeatureCollection", features: data.cells }, {
     interactive: false, className: "h3-cell", color: "#3d5a80", weight: 0.6, fillColor: "#98c1d9", fillOpacity: 0.25
   }).addTo(map);
   var areas = L.geoJSON({ type: "FeatureCollection", features: data.areas }, {
     className: "deal-area", color: "#b5179e", weight: 2, fillOpacity: 0.08,
     style: function (f) { return { dashArray: f.properties.status === "active" ? null : "6 4" }; },
-    onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.title); }
+    onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.title); byDeal[f.properties.id] = layer; }
   }).addTo(map);
   data.stores.forEach(function (s) {
     var ll = L.latLng(s.geometry.coordinates[1], s.geometry.coordinates[0]);
@@ -34,6 +35,16 @@
   });
   if (areas.getLayers().length) { bounds.extend(areas.getBounds()); }
   if (cells.getLayers().length) { bounds.extend(cells.getBounds()); }
+  // "Show on map" buttons of the deal list: zoom to that deal's area and bring the map into view.
+  document.querySelectorAll("button.show-on-map").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var layer = byDeal[button.dataset.deal];
+      if (!layer) { return; }
+      map.fitBounds(layer.getBounds().pad(0.3), { animate: false });
+      el.scrollIntoView({ block: "start" });
+      el.focus();
+    });
+  });
   if (el.dataset.mode === "draw") {
     drawing(map);
   } else if (bounds.isValid()) {

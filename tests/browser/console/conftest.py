@@ -8,6 +8,7 @@ console's strict policy stays exactly as served. Screenshots go to a temporary d
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -68,11 +69,17 @@ class Console:
         ]
 
     def axe(self) -> list[dict[str, Any]]:
-        """Run axe-core on the page as it is now; the serious and critical violations."""
+        """Run axe-core on the page as it is now; the serious and critical violations. With GEO_OFFERS_AXE_REPORT
+        set to a file, every finding of every impact is appended to it (one JSON line per page)."""
         result = self.page.evaluate(
             "async () => await axe.run(document, {resultTypes: ['violations'], "
             "runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"
         )
+        report = os.environ.get("GEO_OFFERS_AXE_REPORT")
+        if report:
+            found = [{"id": v["id"], "impact": v["impact"], "nodes": len(v["nodes"])} for v in result["violations"]]
+            with open(report, "a", encoding="utf-8") as out:
+                out.write(json.dumps({"url": self.page.url, "violations": found}) + "\n")
         return [v for v in result["violations"] if v["impact"] in BLOCKING]
 
     def check(self, shot: str | None = None) -> None:

@@ -114,6 +114,9 @@ def test_a_radius_drawn_on_the_map_and_published_is_matched_by_the_api(
     assert "live" in console.text(f"#deal-{deal['id']}")
     assert page.locator("path.deal-area").count() >= 1 and page.locator("path.h3-cell").count() > 0
     assert page.locator("path.store-marker").count() == 2
+    page.locator(f"#deal-{deal['id']}").get_by_role("button", name="Show on map").click()
+    area = page.locator("path.deal-area").first.bounding_box()
+    assert area is not None and area["width"] > 100  # zoomed in to the deal: its area fills the map
     console.check("merchant-map")
     subject = world.subject()
     world.wait_matched(subject, *BERLIN, deal["id"])
@@ -192,7 +195,7 @@ def test_publish_pause_and_end_from_the_list(console: Console, world: World, sto
         page.wait_for_load_state("load")
         assert label in console.text(f"{row} .status")
         assert world.ok("GET", f"/v1/deals/{deal_id}", world.merchant)["status"] == status
-    assert page.locator(f"{row} button").count() == 0  # an ended deal offers no more actions
+    assert page.locator(f"{row} form button").count() == 0  # an ended deal offers no more status actions
     console.check()
 
 
@@ -308,7 +311,7 @@ def test_problems_are_pages_with_their_title_and_detail(console: Console, world:
     console.sign_in(world.merchant)
     response = console.page.goto(f"{console.origin}/console/deals/{foreign_deal}/edit")
     assert response is not None and response.status == 404
-    assert "Not found" in console.text(".problem h2") and "deal not found" in console.text(".problem p")
+    assert "Not found" in console.text(".problem h1") and "deal not found" in console.text(".problem p")
     console.check()
     response = console.page.goto(f"{console.origin}/console/ledger")
     assert response is not None and response.status == 403 and "data-protection officer" in console.text(".problem")
