@@ -133,7 +133,7 @@ class Api:
         async def run() -> None:
             try:
                 await self._request.app(scope, receive, send)
-            except Exception:  # noqa: BLE001 - the app has answered 500 already; its handler logged the error
+            except Exception:  # the app has answered 500 already, and its handler logged the error
                 pass
             finally:
                 finished.set()

@@ -121,8 +121,10 @@ def _number(value: Any, lang: str) -> str:
 
 
 def _json_data(value: Any) -> Markup:
-    # For <script type="application/json">: data, never executed, and "</" cannot close the element.
-    return Markup(json.dumps(value, separators=(",", ":")).replace("</", "<\\/"))
+    # For <script type="application/json">: data, never executed. With <, > and & as JSON escapes no text of
+    # a store or deal name can close the element or open a comment in it.
+    text = json.dumps(value, separators=(",", ":"))
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
 @lru_cache(maxsize=1)

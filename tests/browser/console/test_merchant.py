@@ -371,3 +371,15 @@ def test_with_an_unreachable_tile_server_the_map_still_draws_everything(
             assert "img-src 'self' data: http://127.0.0.1:18699;" in policy
         finally:
             ctx.close()
+
+
+def test_names_are_shown_as_text_never_run_as_markup(console: Console, world: World, stores: dict[str, Any]) -> None:
+    hostile = '</script><img src=x onerror="document.title=1"><!--'
+    world.store(hostile, 13.2, 52.4)
+    console.sign_in(world.merchant)
+    console.go("/console/stores")
+    page = console.page
+    assert hostile in page.locator("tr[data-store]").all_inner_texts()[-1]
+    assert page.locator("img[src=x]").count() == 0 and page.title() != "1"
+    assert page.locator("path.store-marker").count() >= 3  # the map data block held the name and still parsed
+    console.check()
