@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from playwright.sync_api import Browser
 
 from consent.ledger import checkpoints
+from geo_offers.cli import main
 from geo_offers.settings import Settings
 from tests.browser.conftest import LiveServer
 from tests.browser.console.conftest import Console, open_console
@@ -116,7 +117,8 @@ def test_a_subject_is_looked_up_by_the_typed_id_which_stays_out_of_every_url(con
     console.check("dpo-subject")
     with page.expect_download() as download:
         page.click("button[name=format][value=jsonl]")
-    lines = Path(download.value.path()).read_text().splitlines()
+    header, *lines = Path(download.value.path()).read_text().splitlines()
+    assert json.loads(header)["filter"] == {"subject": True}  # the export names no subject id
     assert [json.loads(line)["type"] for line in lines] == ["grant", "withdraw"]
     page.fill("#subject", "00000000-0000-4000-8000-000000000000")
     page.click("form[action='/console/subject'] button[type=submit]")
@@ -141,12 +143,33 @@ def test_the_filtered_ledger_is_exported_as_csv_and_json_lines_with_every_hash(
     assert offered == {f for f in ("csv", "jsonl", "dpv") if f'"{f}"' in json.dumps(parameter)}  # dpv once it exists
     with page.expect_download() as download:
         page.click("a[href*='format=csv']")
-    table = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    header, body = Path(download.value.path()).read_text().split("\n", 1)
+    assert json.loads(header)["filter"] == {"type": ["decline"]} and json.loads(header)["format"] == "csv"
+    table = list(csv.DictReader(io.StringIO(body)))
     assert [r["type"] for r in table] == ["decline"] * DECLINES and all(len(r["hash"]) == 64 for r in table)
     with page.expect_download() as download:
         page.click("a[href*='format=jsonl']")
-    lines = [json.loads(line) for line in Path(download.value.path()).read_text().splitlines()]
+    header_line, *lines = [json.loads(line) for line in Path(download.value.path()).read_text().splitlines()]
+    assert header_line["scope"] == "filtered"
     assert [e["type"] for e in lines] == ["decline"] * DECLINES and all(e["prev_hash"] for e in lines)
+
+
+def test_a_full_export_from_the_console_verifies_offline_against_the_signed_checkpoint(
+    console: Console, ledger: Ledger, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    console.sign_in(ledger.world.dpo)
+    console.go("/console/ledger")
+    with console.page.expect_download() as download:
+        console.page.click("a[href*='format=jsonl']")
+    export = tmp_path / "ledger.jsonl"
+    download.value.save_as(str(export))
+    saved = tmp_path / "checkpoints.json"
+    saved.write_text(json.dumps(ledger.world.ok("GET", "/v1/audit/ledger/checkpoints", ledger.world.dpo)))
+    public = checkpoints.public_bytes(SIGNING.public_key()).hex()
+    capsys.readouterr()
+    status = main(["ledger", "verify-export", str(export), "--checkpoint", str(saved), "--public-key", public])
+    result = json.loads(capsys.readouterr().out)
+    assert status == 0 and result["ok"] is True and result["complete"] is True, result
 
 
 def test_the_officer_reads_the_summary_the_printable_record_the_access_log_and_the_budget(
