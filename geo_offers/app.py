@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI
 from consent import endpoints as consent_api
 from consent.decisions import DecisionWriter
 from consent.gate import ConsentGate
+from geo_offers import console
 from geo_offers.compliance import audit, records, subjects
 from geo_offers.insights import endpoints as insights
 from geo_offers.insights import events
@@ -157,7 +158,7 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.max_body_bytes,
-        route_limits={"/v1/stores/import": settings.import_max_bytes},
+        route_limits={"/v1/stores/import": settings.import_max_bytes, console.IMPORT_PATH: settings.import_max_bytes},
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics, log_access=settings.access_log)
     for router in (
@@ -176,6 +177,7 @@ def create_app(
         insights.audit_router,
     ):
         app.include_router(router)
+    console.install(app)
     for router in extra_routers:
         app.include_router(router)
     return app

@@ -95,6 +95,17 @@ class Settings(BaseSettings):
         "Off by default: aggregated metrics at /metrics cover operations without per-request records.",
     )
 
+    console_tile_url: str = Field(
+        default="",
+        description="Map tiles for the console, such as https://tile.example.org/{z}/{x}/{y}.png (its origin is "
+        "added to the console's Content-Security-Policy). Empty: the map draws on a plain background with the "
+        "shipped country outline, and the page asks no one but the service.",
+        pattern=r"^$|^https?://[^/\s'\";]+/\S*$",
+    )
+    console_tile_attribution: str = Field(default="", max_length=300, description="Attribution text of the tiles.")
+    console_session_hours: float = Field(default=8.0, gt=0, le=24 * 30, description="Longest console session.")
+    console_idle_minutes: float = Field(default=30.0, gt=0, description="Console sessions end after this much idling.")
+
     consent: ConsentSettings = Field(default_factory=ConsentSettings)
 
     @model_validator(mode="after")

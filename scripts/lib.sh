@@ -55,6 +55,19 @@ ensure_browser() {
     command -v chromium >/dev/null || apt_install chromium
 }
 
+# Node packages of web/ (package-lock.json pins them): axe-core, which the browser tests run in every page they
+# check, and Leaflet, which scripts/vendor-web copies into the package. Debian's nodejs/npm when npm is missing.
+ensure_web() {
+    command -v npm >/dev/null || apt_install nodejs npm
+    local stamp="$ROOT/web/node_modules/.installed" want
+    want="$(sha256sum "$ROOT/web/package-lock.json" | cut -d' ' -f1)"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        say "installing the pinned web/ packages (npm ci)"
+        (cd "$ROOT/web" && npm ci --no-audit --no-fund --loglevel=error)
+        echo "$want" > "$stamp"
+    fi
+}
+
 # Prints "ok", "auth" (server up, login refused) or "down" for a URL.
 probe_url() {
     "$VENV/bin/python" - "$1" <<'PY'

@@ -39,6 +39,13 @@ def test_the_wheel_carries_the_migrations(wheel: Path) -> None:
     assert len(revisions) == len(on_disk) > 0
 
 
+def test_the_wheel_carries_the_console(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    console = ROOT / "geo_offers" / "console"
+    shipped = [p for sub in ("templates", "static", "locales") for p in (console / sub).rglob("*") if p.is_file()]
+    assert shipped and {str(p.relative_to(ROOT)) for p in shipped} <= names
+
+
 @pytest.mark.slow
 def test_an_installed_wheel_migrates_an_empty_database(wheel: Path, fresh_database_url: str, tmp_path: Path) -> None:
     # A fresh virtual environment with the wheel installed for real; its dependencies come from the test

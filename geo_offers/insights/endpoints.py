@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import h3.api.basic_int as h3
 from fastapi import APIRouter, Query
 
 from geo_offers.compliance.access_log import AuditedRoute, Auditor
 from geo_offers.insights import releases as insights
 from geo_offers.insights import repository as insights_repo
+from geo_offers.insights.counter import ACTIVITY_RES
 from geo_offers.insights.privacy import noise_key
-from geo_offers.insights.schemas import ActivityInsights, BudgetEntry, BudgetLog, DealInsights
+from geo_offers.insights.schemas import ActivityInsights, BudgetEntry, BudgetLog, DealInsights, SuggestedWindows
+from geo_offers.insights.suggestions import suggest
 from geo_offers.kit.deps import MerchantKey, NowDep, ServicesDep, SessionDep
 from geo_offers.kit.params import BIGINT_MAX, After, RowId
 from geo_offers.places.cells import parse_cell
+from geo_offers.places.stores import repository as stores_repo
 
 router = APIRouter(prefix="/v1/insights", tags=["insights"])
 audit_router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=AuditedRoute)
@@ -57,6 +61,32 @@ def activity(
     parsed = parse_cell(cell)
     release = _release(services, principal, now)
     return insights.activity_insights(session, release, parsed, services.settings.activity_coarsest_res)
+
+
+@router.get("/stores/{store_id}/suggested-windows")
+def suggested_windows(
+    store_id: RowId,
+    principal: MerchantKey,
+    services: ServicesDep,
+    session: SessionDep,
+    now: NowDep,
+    resolution: Annotated[
+        int, Query(ge=0, le=ACTIVITY_RES, description="Resolution of the store's cell to read (coarser: more people).")
+    ] = ACTIVITY_RES,
+    limit: Annotated[int, Query(ge=1, le=10, description="How many windows at most.")] = 3,
+) -> SuggestedWindows:
+    """The weekly windows in which consenting people near one of your stores ask for offers most, computed only
+    from the published hour-of-week activity figures of the store's cell (the very figures of
+    `GET /v1/insights/activity`, same noise), so it costs no privacy budget beyond that release. Suppressed
+    hours count as quieter than any published one, never as zero. The answer names the figures it rests on and
+    how sure each window is. Another merchant's store answers 404.
+    """
+    assert principal.merchant_id is not None
+    store = stores_repo.get_store(session, principal.merchant_id, store_id)
+    cell = int(h3.latlng_to_cell(store.lat, store.lon, resolution))
+    release = _release(services, principal, now)
+    activity = insights.activity_insights(session, release, cell, services.settings.activity_coarsest_res)
+    return suggest(activity, store_id, limit)
 
 
 @audit_router.get("/privacy-budget")

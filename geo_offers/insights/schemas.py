@@ -133,3 +133,50 @@ class BudgetEntry(BaseModel):
 class BudgetLog(BaseModel):
     items: list[BudgetEntry]
     next_after: int | None = Field(description="Pass as `after` for the next page; null on the last page.")
+
+
+Confidence = Literal["none", "low", "medium", "high"]
+
+
+class SuggestedWindow(BaseModel):
+    windows: list[dict[str, object]] = Field(
+        description="Ready to use as a deal's `windows` (local time of `timezone`); a run of a day or more is cut "
+        "at midnight."
+    )
+    hours_of_week: list[int] = Field(description="The hours of the week (0 = Monday 0:00) the window rests on.")
+    requests: int = Field(description="Sum of the published (noised) counts of those hours.")
+    mean_requests: float
+    margin_sd: float = Field(
+        description="How far the window's mean stands above the threshold, in standard deviations of the noise "
+        "of that mean."
+    )
+    confidence: Confidence = Field(
+        description="high: at least 3 noise SDs above the threshold; medium: at least 1.5; low: less, or the "
+        "suggestion rests on fewer than 6 published hours."
+    )
+
+
+class SuggestionBasis(BaseModel):
+    figures: str = Field(description="The published figures the suggestion is computed from, and nothing else.")
+    cell: str
+    resolution: int
+    since: datetime
+    until: datetime
+    hours_published: int
+    hours_suppressed: int = Field(description="Hours under k: known only to be quieter than any published hour.")
+    busiest_requests: int | None
+    threshold: int | None = Field(description="An hour joins a window when its count reaches this (half the busiest).")
+    noise_sd: float = Field(description="Standard deviation of the noise on one figure.")
+    hours: list[ActivityHour] = Field(description="The published figures themselves, as the activity route gives them.")
+
+
+class SuggestedWindows(BaseModel):
+    store_id: int
+    timezone: str = Field(description="Time zone of the figures and windows (the store's, or its nearest sibling's).")
+    windows: list[SuggestedWindow] = Field(description="Busiest first; empty when every hour is suppressed.")
+    confidence: Confidence = Field(description="The confidence of the busiest window; none without any window.")
+    rests_on: SuggestionBasis
+    privacy: PrivacyParams = Field(description="The parameters of the activity release the suggestion reads.")
+    additional_epsilon: float = Field(
+        description="Privacy budget the suggestion spends beyond the release it reads: none, it is post-processing."
+    )
