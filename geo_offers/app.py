@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 
 from consent import endpoints as consent_api
 from consent.gate import ConsentGate
+from geo_offers.codes import endpoints as codes
 from geo_offers.compliance import audit, subjects
 from geo_offers.insights import endpoints as insights
 from geo_offers.insights import events
@@ -97,6 +98,7 @@ def create_app(
             matcher=matcher,
             feed=feed,
             counter=Counter(pool.fetch, settings.counter_flush_s),
+            code_claims=RateLimiter(settings.codes.code_claims_per_key_per_s, settings.codes.code_claims_per_key_burst),
             clock=clock,
         )
         app.state.services = services
@@ -167,6 +169,9 @@ def create_app(
         events.router,
         insights.router,
         insights.audit_router,
+        codes.pool_router,
+        codes.claim_router,
+        codes.till_router,
     ):
         app.include_router(router)
     for router in extra_routers:

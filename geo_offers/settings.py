@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from consent.settings import ConsentSettings
+from geo_offers.codes.settings import CodeSettings
 
 
 class Settings(BaseSettings):
@@ -84,6 +85,7 @@ class Settings(BaseSettings):
     )
 
     consent: ConsentSettings = Field(default_factory=ConsentSettings)
+    codes: CodeSettings = Field(default_factory=CodeSettings)
 
     @model_validator(mode="after")
     def _safe_for_production(self) -> Self:

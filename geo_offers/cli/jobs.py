@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from consent import expiry
+from geo_offers.codes import repository as codes
 from geo_offers.insights import retention
 from geo_offers.kit.clock import utc_now
 from geo_offers.kit.database import open_database
@@ -19,7 +20,9 @@ def register(groups: Any) -> None:
     expire.set_defaults(handler=_expire)
     keep = groups.add_parser("retention", help="retention jobs").add_subparsers(dest="action", required=True)
     roll = keep.add_parser(
-        "run", help="roll hourly insight counters past the retention window into daily ones, delete expired ones"
+        "run",
+        help="roll hourly insight counters past the retention window into daily ones, delete expired ones, "
+        "void unclaimed one-time codes of ended deals",
     )
     roll.set_defaults(handler=_retention)
 
@@ -35,6 +38,9 @@ def _expire(args: argparse.Namespace) -> int:
 def _retention(args: argparse.Namespace) -> int:
     settings = Settings()
     with open_database(settings) as db, db.transaction() as session:
-        report = retention.run(session, settings, utc_now())
+        now = utc_now()
+        report = retention.run(session, settings, now)
+        voided = codes.void_ended(session, now)
     print(report.summary())
+    print(f"voided {voided} one-time codes never handed out whose deals' validity is over")
     return 0
