@@ -130,7 +130,7 @@ def create_deal(
             windows=values["windows"],
             status=values["status"],
             max_redemptions=values["max_redemptions"],
-            frequency_rules=values["frequency_rules"],
+            frequency_rules=values.get("frequency_rules", []),
             created_at=now,
             updated_at=now,
         )
