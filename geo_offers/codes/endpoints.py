@@ -61,7 +61,7 @@ def withdraw_codes(deal_id: RowId, principal: MerchantKey, session: SessionDep) 
 @claim_router.post("/{deal_id}/codes", status_code=status.HTTP_201_CREATED)
 def claim_code(
     deal_id: RowId,
-    _: AppKey,
+    principal: AppKey,
     services: ServicesDep,
     session: SessionDep,
     now: NowDep,
@@ -72,14 +72,13 @@ def claim_code(
     deal has no codes or they are used up (`/problems/codes-used-up`) or it is not live; 429 when the app key
     or the deal claims too fast. A lost answer loses its code: claim only when the person is at the till.
     """
-    limits = services.settings.codes
     try:
-        services.code_claims.hit(_.key_id)
+        services.code_claims.hit(principal.key_id)
     except RateLimited as error:
         raise RateLimited(
             "this app key claims codes too fast; slow down", retry_after_s=int(error.headers["Retry-After"])
         ) from error
-    done = claims.claim(session, _keys(services), deal_id, now, limits)
+    done = claims.claim(session, _keys(services), deal_id, now, services.settings.codes)
     return ClaimedCode(
         deal_id=done.deal_id,
         code=done.code,

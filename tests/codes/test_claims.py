@@ -155,3 +155,17 @@ def test_a_claim_names_no_person(shop: Shop, keys: Keys, db: Database) -> None:
         ).scalars()
         assert list(columns) == ["claimed_at", "code_hash", "deal_id", "id", "merchant_id", "sealed", "used_at"]
     assert shop.pool(deal_id)["claimed"] == 1
+
+
+def test_a_claim_that_leaves_codes_over_wakes_no_index(shop: Shop, client: TestClient) -> None:
+    feed = client.app.state.services.feed  # type: ignore[attr-defined]
+    deal_id = shop.publish()
+    shop.generate(deal_id, 3)
+    # Notifications arrive in commit order: once a later deal is in the index, every earlier change is applied.
+    first = shop.publish()
+    wait_until(lambda: indexed(client, first))
+    before = feed.applied
+    shop.claimed(deal_id)
+    second = shop.publish()
+    wait_until(lambda: indexed(client, second))
+    assert feed.applied == before + 1  # the second deal's, none of the claim's
