@@ -15,6 +15,7 @@ from consent import endpoints as consent_api
 from consent.decisions import DecisionWriter
 from consent.gate import ConsentGate
 from geo_offers import console
+from geo_offers.codes import endpoints as codes
 from geo_offers.compliance import audit, records, subjects
 from geo_offers.insights import endpoints as insights
 from geo_offers.insights import events
@@ -100,6 +101,7 @@ def create_app(
             matcher=matcher,
             feed=feed,
             counter=Counter(pool.fetch, settings.counter_flush_s),
+            code_claims=RateLimiter(settings.codes.code_claims_per_key_per_s, settings.codes.code_claims_per_key_burst),
             clock=clock,
         )
         app.state.services = services
@@ -175,6 +177,9 @@ def create_app(
         events.router,
         insights.router,
         insights.audit_router,
+        codes.pool_router,
+        codes.claim_router,
+        codes.till_router,
     ):
         app.include_router(router)
     console.install(app)

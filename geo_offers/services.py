@@ -35,4 +35,5 @@ class Services:
     matcher: Matcher
     feed: IndexFeed
     counter: Counter
+    code_claims: RateLimiter  # code claims per app key (geo_offers/codes)
     clock: Clock = utc_now

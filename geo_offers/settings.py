@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, StringConstraints, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from consent.settings import ConsentSettings
+from geo_offers.codes.settings import CodeSettings
 
 
 class Settings(BaseSettings):
@@ -107,6 +108,7 @@ class Settings(BaseSettings):
     console_idle_minutes: float = Field(default=30.0, gt=0, description="Console sessions end after this much idling.")
 
     consent: ConsentSettings = Field(default_factory=ConsentSettings)
+    codes: CodeSettings = Field(default_factory=CodeSettings)
 
     @model_validator(mode="after")
     def _safe_for_production(self) -> Self:

@@ -286,6 +286,8 @@ def test_ranking_by_distance_band_then_category_preference(
         "valid_until",
         "distance_band",
         "window_ends_at",
+        "frequency_rules",
+        "one_time_codes",
     }
 
 

@@ -19,6 +19,7 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 def target_metadata() -> list[MetaData]:
     """The ORM metadata of the whole schema (every domain's models, and the consent service's)."""
     from consent.models import ConsentBase
+    from geo_offers.codes import models as _codes  # noqa: F401
     from geo_offers.console import models as _console  # noqa: F401
     from geo_offers.insights import models as _insights  # noqa: F401 - importing registers the tables
     from geo_offers.kit.orm import Base

@@ -6,6 +6,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from consent.errors import DomainError, NotFound
+from geo_offers.codes.errors import EXPLANATIONS as CODE_PROBLEMS
+from geo_offers.places.deals import frequency
 
 router = APIRouter(tags=["operations"])
 
@@ -20,6 +22,8 @@ _EXPLANATIONS = {
     "rate-limited": "The key sent too many requests; wait for `Retry-After` seconds.",
     "service-unavailable": "A dependency (usually the database) is unavailable; retry after `Retry-After`.",
     "internal-error": "A bug. Nothing about it is sent to the client; operators see it in the logs.",
+    frequency.PerPersonCapRefused.slug: frequency.EXPLANATION,
+    **CODE_PROBLEMS,
 }
 
 

@@ -2,8 +2,9 @@
 
 Read from PostgreSQL with one range scan over ``deal_cells`` (the descendants of a cell at the index resolution
 are one contiguous integer range) and paginated by deal id. "Live" here is status active, inside the validity
-dates and quota left; weekly windows are not filtered but sent with the store's time zone, because a catalogue
-is cached for a while and the device checks the window at the moment it matches.
+dates, quota and codes left; weekly windows are not filtered but sent with the store's time zone, because a catalogue
+is cached for a while and the device checks the window at the moment it matches; frequency rules are sent for
+the device to apply as well.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ Fetch = Callable[[str, dict[str, Any]], Awaitable[Sequence[tuple[Any, ...]]]]
 AREA_SQL = """
 SELECT d.id, d.title, d.description, d.category, s.id, s.name, s.address, ST_X(s.location), ST_Y(s.location),
        s.timezone, d.windows, d.valid_from, d.valid_until,
-       ARRAY(SELECT c.cell FROM deal_cells c WHERE c.deal_id = d.id ORDER BY c.cell)
+       ARRAY(SELECT c.cell FROM deal_cells c WHERE c.deal_id = d.id ORDER BY c.cell),
+       d.frequency_rules, d.codes_left IS NOT NULL
   FROM deals d
   JOIN stores s ON s.id = d.store_id
  WHERE d.id IN (SELECT c.deal_id FROM deal_cells c WHERE c.cell BETWEEN %(low)s AND %(high)s)
@@ -31,6 +33,7 @@ SELECT d.id, d.title, d.description, d.category, s.id, s.name, s.address, ST_X(s
    AND d.status = 'active'
    AND d.valid_from <= %(now)s AND d.valid_until > %(now)s
    AND (d.max_redemptions IS NULL OR d.redemptions < d.max_redemptions)
+   AND (d.codes_left IS NULL OR d.codes_left > 0)
  ORDER BY d.id
  LIMIT %(limit)s
 """
@@ -42,7 +45,7 @@ def _utc(moment: datetime) -> str:
 
 def _deal(row: tuple[Any, ...]) -> dict[str, Any]:
     (deal_id, title, description, category, store_id, name, address, lon, lat, tz, windows, valid_from,
-     valid_until, cells) = row  # fmt: skip
+     valid_until, cells, rules, one_time_codes) = row  # fmt: skip
     return {
         "deal_id": deal_id,
         "title": title,
@@ -59,6 +62,8 @@ def _deal(row: tuple[Any, ...]) -> dict[str, Any]:
         "valid_from": _utc(valid_from),
         "valid_until": _utc(valid_until),
         "cells": sorted(cell_str(int(c)) for c in h3.compact_cells(cells)),
+        "frequency_rules": rules,
+        "one_time_codes": one_time_codes,
     }
 
 

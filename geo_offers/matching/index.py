@@ -4,7 +4,8 @@ Memory is what limits a worker with a million deals (16 million coverage cells),
 object per deal or per cell:
 
 - per-deal columns are numpy arrays indexed by *slot* (grown by doubling); the offers' pre-rendered JSON lives
-  in two byte pools with offsets, one for each deal's own part and one for store parts (stored once per store);
+  in two byte pools with offsets, one for each deal's own part and one for store parts (stored once per store),
+  and the part the device applies (frequency rules, one-time codes) is kept once per distinct value;
 - the cell map is a compressed sparse row (CSR) table built once per full load: coverage cells sorted (as the
   31 meaningful bits of a resolution-8 index), offsets, and the slots of each cell; a second CSR holds the
   parents one resolution up, so the usual query (a resolution-7 cell) is one binary search and one slice,
@@ -29,7 +30,7 @@ import numpy.typing as npt
 
 from geo_offers.matching import csr
 from geo_offers.matching.csr import EMPTY, Csr, Slots
-from geo_offers.matching.records import DealRecord, render_store, render_text
+from geo_offers.matching.records import DealRecord, render_store, render_terms, render_text
 from geo_offers.places.categories import CATEGORIES
 from geo_offers.places.cells import cells_at, coarsen, compact, resolution
 from geo_offers.places.schedule import Schedule, compile_windows
@@ -52,6 +53,7 @@ class DealIndex:
         ("text_start", np.int64),
         ("store_start", np.int64),
         ("store_len", np.uint32),
+        ("terms", np.uint32),
     )
 
     def __init__(self, res: int) -> None:
@@ -72,6 +74,7 @@ class DealIndex:
         self.text_start: npt.NDArray[np.int64]
         self.store_start: npt.NDArray[np.int64]
         self.store_len: npt.NDArray[np.uint32]
+        self.terms: npt.NDArray[np.uint32]
         self._grow(1024)
         # offers' JSON: each deal's own part, and each store's part once (per load; a change appends anew)
         self._texts = bytearray()
@@ -80,6 +83,9 @@ class DealIndex:
         # distinct (time zone, weekly schedule) pairs; a slot's ``timing`` is its position here
         self.timings: list[tuple[str, Schedule]] = []
         self._timing_ids: dict[tuple[str, Schedule], int] = {}
+        # distinct device terms (frequency rules, codes); a slot's ``terms`` is its position here
+        self._terms: list[bytes] = []
+        self._terms_ids: dict[bytes, int] = {}
         # bulk load: keys of (cell at res, slot) pairs, sorted and split into the CSR tables by ``freeze``
         self._pending = array("Q")
         self.fine = Csr(np.zeros(0, dtype=np.uint64), self.slot_bits)
@@ -127,9 +133,17 @@ class DealIndex:
         self.text_start[slot] = len(self._texts)
         self._texts += render_text(record)
         self.store_start[slot], self.store_len[slot] = self._store_part(record)
+        self.terms[slot] = self._intern_terms(render_terms(record))
         self.size += 1
         self.live += 1
         return slot
+
+    def _intern_terms(self, part: bytes) -> int:
+        code = self._terms_ids.get(part)
+        if code is None:
+            code = self._terms_ids[part] = len(self._terms)
+            self._terms.append(part)
+        return code
 
     def _store_part(self, record: DealRecord) -> tuple[int, int]:
         part = render_store(record)
@@ -152,6 +166,8 @@ class DealIndex:
                 texts[int(self.text_start[slot]) : text_end],
                 b",",
                 stores[store : store + int(self.store_len[slot])],
+                b",",
+                self._terms[int(self.terms[slot])],
             )
         )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +27,8 @@ class DealRecord:
     valid_until: datetime
     windows: list[dict[str, Any]]
     cells: list[int]
+    frequency_rules: list[dict[str, Any]] = field(default_factory=list)
+    one_time_codes: bool = False
 
 
 def render_text(record: DealRecord) -> bytes:
@@ -45,3 +47,10 @@ def render_store(record: DealRecord) -> bytes:
     """The store's part of an offer's JSON (``"store":{...}``), shared by the deals of a store."""
     store = {"id": record.store_id, "name": record.store_name, "address": record.store_address}
     return b'"store":' + orjson.dumps(store)
+
+
+def render_terms(record: DealRecord) -> bytes:
+    """What the app applies on the device (``"frequency_rules":[...],"one_time_codes":...``): few distinct
+    values among all deals, so the index keeps each once."""
+    terms = {"frequency_rules": record.frequency_rules, "one_time_codes": record.one_time_codes}
+    return orjson.dumps(terms)[1:-1]

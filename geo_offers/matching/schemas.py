@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
 from consent.schemas import SubjectId
 from consent.strict import JsonFloat, JsonInt, StrictModel
 from geo_offers.places.categories import Category
+
+_RULES = "Rules the app applies on the device before showing the deal (README, 'Frequency rules')."
+_CODES = "True: redeem with a one-time code claimed at the till (POST /v1/offers/{deal_id}/codes)."
 
 
 class LatLon(StrictModel):
@@ -56,6 +59,8 @@ class Offer(BaseModel):
         description="Distance from the cell centre to the store, coarsely."
     )
     window_ends_at: str | None = Field(description="When the current weekly window closes; null without windows.")
+    frequency_rules: list[dict[str, Any]] = Field(description=_RULES)
+    one_time_codes: bool = Field(description=_CODES)
 
 
 class MatchResponse(BaseModel):
@@ -82,6 +87,8 @@ class AreaDeal(BaseModel):
     valid_from: str
     valid_until: str
     cells: list[str] = Field(description="The deal's coverage, compacted H3 cells.")
+    frequency_rules: list[dict[str, Any]] = Field(description=_RULES)
+    one_time_codes: bool = Field(description=_CODES)
 
 
 class AreaCatalogue(BaseModel):

@@ -18,17 +18,19 @@ from sqlalchemy import Engine, text
 from geo_offers.matching.index import DealIndex
 from geo_offers.matching.records import DealRecord
 
-# Matchable: active, not yet past its validity (by more than a day of clock skew), quota not used up.
+# Matchable: active, not yet past its validity (by more than a day of clock skew), quota and codes not used up.
 _SELECT = """
 SELECT d.id AS deal_id, d.title, d.description, d.category, s.id AS store_id, s.name AS store_name,
        s.address AS store_address, ST_Y(s.location) AS lat, ST_X(s.location) AS lon, s.timezone,
        d.valid_from, d.valid_until, d.windows,
-       ARRAY(SELECT c.cell FROM deal_cells c WHERE c.deal_id = d.id ORDER BY c.cell) AS cells
+       ARRAY(SELECT c.cell FROM deal_cells c WHERE c.deal_id = d.id ORDER BY c.cell) AS cells,
+       d.frequency_rules, d.codes_left IS NOT NULL AS one_time_codes
   FROM deals d
   JOIN stores s ON s.id = d.store_id
  WHERE d.status = 'active'
    AND d.valid_until > %(cutoff)s
    AND (d.max_redemptions IS NULL OR d.redemptions < d.max_redemptions)
+   AND (d.codes_left IS NULL OR d.codes_left > 0)
 """
 BY_DEALS = _SELECT + " AND d.id = ANY(%(ids)s)"
 BY_STORES = _SELECT + " AND d.store_id = ANY(%(ids)s)"

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index, Integer, Text, func
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index, Integer, Text, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -46,6 +46,8 @@ class Deal(Base):
         ),
         CheckConstraint("valid_from < valid_until", name="validity"),
         CheckConstraint("max_redemptions IS NULL OR max_redemptions > 0", name="quota"),
+        CheckConstraint("jsonb_typeof(frequency_rules) = 'array'", name="frequency_rules"),
+        CheckConstraint("codes_left IS NULL OR codes_left >= 0", name="codes_left"),
         Index("ix_deals_merchant_id_id", "merchant_id", "id"),
         Index("ix_deals_store_id", "store_id"),
         Index("ix_deals_area", "area", postgresql_using="gist"),
@@ -68,6 +70,10 @@ class Deal(Base):
     status: Mapped[str] = mapped_column(Text)
     max_redemptions: Mapped[int | None] = mapped_column(Integer)
     redemptions: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Enforced on the device (places/deals/frequency.py); the server only hands them out.
+    frequency_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    # Codes of the deal's pool not yet handed out (NULL: the deal has no codes); 0 takes it out of the index.
+    codes_left: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
 

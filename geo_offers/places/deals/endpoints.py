@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response, status
 from consent.errors import InvalidInput
 from geo_offers.kit.deps import MerchantKey, NowDep, SessionDep, SettingsDep
 from geo_offers.kit.params import BIGINT_MAX, After, RowId
+from geo_offers.places.deals import frequency
 from geo_offers.places.deals import repository as deals_repo
 from geo_offers.places.deals.repository import DealRow
 from geo_offers.places.deals.schemas import DealCreate, DealList, DealPublic, DealUpdate, RadiusArea, Status
@@ -36,6 +37,8 @@ def deal_public(row: DealRow) -> DealPublic:
         status=row.status,
         max_redemptions=row.max_redemptions,
         redemptions=row.redemptions,
+        frequency_rules=row.frequency_rules,
+        codes_left=row.codes_left,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -53,7 +56,9 @@ def create_deal(
     body: DealCreate, principal: MerchantKey, session: SessionDep, settings: SettingsDep, now: NowDep
 ) -> DealPublic:
     """Create a deal of one of the merchant's stores; its H3 coverage is derived in the same transaction."""
-    values = body.model_dump(exclude={"area", "windows"})
+    frequency.refuse_server_side(body.frequency_rules)
+    values = body.model_dump(exclude={"area", "windows", "frequency_rules"})
+    values["frequency_rules"] = frequency.stored(body.frequency_rules)
     values["area"] = _area(body.area)
     values["windows"] = [w.model_dump() for w in body.windows]
     row = deals_repo.create_deal(
@@ -95,7 +100,8 @@ def update_deal(
     now: NowDep,
 ) -> DealPublic:
     """Change a deal (publish with `status: active`, pause with `paused`); visible to every instance at once."""
-    changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"area", "windows"})
+    frequency.refuse_server_side(body.frequency_rules)
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"area", "windows", "frequency_rules"})
     nullable = {"max_redemptions"}
     if any(v is None and k not in nullable for k, v in changes.items()):
         raise InvalidInput("only max_redemptions may be set to null")
@@ -105,6 +111,10 @@ def update_deal(
         changes["area"] = _area(body.area)
     if "windows" in body.model_fields_set:
         changes["windows"] = [w.model_dump() for w in body.windows or []]
+    if "frequency_rules" in body.model_fields_set:
+        if body.frequency_rules is None:
+            raise InvalidInput("frequency_rules cannot be null; send [] for none")
+        changes["frequency_rules"] = frequency.stored(body.frequency_rules)
     row = deals_repo.update_deal(
         session,
         merchant_of(principal),

@@ -37,6 +37,8 @@ DEAL_COLUMNS = (
     Deal.status,
     Deal.max_redemptions,
     Deal.redemptions,
+    Deal.frequency_rules,
+    Deal.codes_left,
     Deal.created_at,
     Deal.updated_at,
 )
@@ -62,6 +64,8 @@ class DealRow:
     status: str
     max_redemptions: int | None
     redemptions: int
+    frequency_rules: list[dict[str, Any]]
+    codes_left: int | None
     created_at: datetime
     updated_at: datetime
 
@@ -126,6 +130,7 @@ def create_deal(
             windows=values["windows"],
             status=values["status"],
             max_redemptions=values["max_redemptions"],
+            frequency_rules=values.get("frequency_rules", []),
             created_at=now,
             updated_at=now,
         )

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_
 
 from consent.strict import JsonInt, JsonTime, StrictModel
 from geo_offers.places.categories import Category
+from geo_offers.places.deals.frequency import FrequencyRules
 from geo_offers.places.geometry import MAX_RADIUS_M, MIN_RADIUS_M
 from geo_offers.places.schedule import DAYS, parse_clock
 
@@ -45,6 +46,10 @@ class GeoJSONArea(StrictModel):
 
 
 Area = RadiusArea | GeoJSONArea
+_RULES = (
+    "Frequency rules the app enforces on the device (max_shows, redeem_cooldown, once_per_device); the server "
+    "hands them out with the deal and never counts per person."
+)
 Status = Literal["draft", "active", "paused", "ended"]
 
 
@@ -65,6 +70,7 @@ class DealCreate(StrictModel):
     windows: Annotated[list[Window], AfterValidator(_windows_unique)] = Field(default_factory=list)
     status: Status = "draft"
     max_redemptions: JsonInt | None = Field(default=None, ge=1, le=100_000_000)
+    frequency_rules: FrequencyRules = Field(default_factory=list, description=_RULES)
 
     @model_validator(mode="after")
     def _validity(self) -> DealCreate:
@@ -84,6 +90,7 @@ class DealUpdate(StrictModel):
     windows: Annotated[list[Window], AfterValidator(_windows_unique)] | None = None
     status: Status | None = None
     max_redemptions: JsonInt | None = Field(default=None, ge=1, le=100_000_000)
+    frequency_rules: FrequencyRules | None = Field(default=None, description=_RULES)
 
 
 class DealPublic(BaseModel):
@@ -101,6 +108,8 @@ class DealPublic(BaseModel):
     status: str
     max_redemptions: int | None
     redemptions: int
+    frequency_rules: list[dict[str, Any]] = Field(description="Rules the app enforces on the device.")
+    codes_left: int | None = Field(description="One-time codes not yet handed out; null: the deal has no codes.")
     created_at: datetime
     updated_at: datetime
 
