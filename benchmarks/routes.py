@@ -21,8 +21,7 @@ from starlette.responses import Response
 
 from consent.errors import InvalidInput
 from geo_offers.kit.deps import AppKey, ServicesDep
-from geo_offers.matching.schemas import MatchRequest
-from geo_offers.matching.service import COARSEST_MATCH_RES
+from geo_offers.matching.schemas import COARSEST_MATCH_RES, MatchRequest
 from geo_offers.places.cells import cell_str, centre, coarsen, distance_band, parse_cell, resolution
 from geo_offers.places.schedule import LocalNow, Schedule, compile_windows, local_now
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 from sqlalchemy.orm import Session
+from starlette.convertors import Convertor, register_url_convertor
 
 from consent import decisions, notices
 from consent.decisions import Decision, DecisionWriter, Receipt
@@ -56,6 +57,26 @@ async def _decide(writer: DecisionWriter, settings: ConsentSettings, subject_id:
     """Hand a decision to the process's group-commit writer; its receipt once the commit is durable."""
     order = pseudonym(settings.pepper.get_secret_value(), subject_id)
     return await asyncio.wrap_future(writer.submit(decide, order))
+
+
+class SubjectSegment(Convertor[str]):
+    """A path segment that may be a subject id: anything but a lower-case word, which names an action.
+
+    Without it ``GET /v1/consents/decline`` reached the subject route (a 422 for the id "decline") where the
+    decline action's resource should answer 405. Every id, valid or not (an e-mail address, a phone number),
+    still reaches the route and its check.
+    """
+
+    regex = "[^/]*[^a-z/][^/]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("subject", SubjectSegment())
 
 
 def _gpc(value: str | None) -> bool:
@@ -144,7 +165,12 @@ def build_router(ports: Ports) -> APIRouter:
         session: Session = session_dep,
         now: datetime = Depends(ports.now),
     ) -> NoticeOut:
-        """Publish the next notice version (immutable once published)."""
+        """Publish the next notice version (immutable once published).
+
+        Rules beyond the schema (422 when broken): purpose ids are unique and include location_offers and
+        offer_analytics; every title and description has exactly the locales of `texts`; `fresh_consent_for`
+        names purposes of this notice.
+        """
         notice = notices.publish(
             session,
             [p.model_dump() for p in body.purposes],
@@ -155,7 +181,11 @@ def build_router(ports: Ports) -> APIRouter:
         )
         return notice_out(notice, None)
 
-    @router.post("/consents", tags=["consents"], status_code=status.HTTP_201_CREATED)
+    replayed: dict[int | str, dict[str, Any]] = {
+        200: {"model": ReceiptOut, "description": "The earlier receipt: the request repeats the current state."}
+    }
+
+    @router.post("/consents", tags=["consents"], status_code=status.HTTP_201_CREATED, responses=replayed)
     async def grant(
         body: GrantBody,
         response: Response,
@@ -185,7 +215,7 @@ def build_router(ports: Ports) -> APIRouter:
             response.status_code = status.HTTP_200_OK
         return receipt_out(receipt, body.subject_id)
 
-    @router.post("/consents/decline", tags=["consents"], status_code=status.HTTP_201_CREATED)
+    @router.post("/consents/decline", tags=["consents"], status_code=status.HTTP_201_CREATED, responses=replayed)
     async def decline(
         body: DeclineBody,
         response: Response,
@@ -231,7 +261,7 @@ def build_router(ports: Ports) -> APIRouter:
         )
         return receipt_out(receipt, body.subject_id)
 
-    @router.get("/consents/{subject_id}", tags=["consents"])
+    @router.get("/consents/{subject_id:subject}", tags=["consents"])
     def subject_state(
         subject_id: SubjectId,
         _: Any = Depends(ports.app_caller),

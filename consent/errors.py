@@ -24,6 +24,12 @@ class DomainError(Exception):
         self.headers: dict[str, str] = {}
 
 
+class MalformedBody(DomainError):
+    status = 400
+    slug = "malformed-json"
+    title = "The body is not valid JSON"
+
+
 class InvalidInput(DomainError):
     status = 422
     slug = "invalid-input"
@@ -61,6 +67,22 @@ class Conflict(DomainError):
     status = 409
     slug = "conflict"
     title = "Conflict with the current state"
+
+
+class MethodNotAllowed(DomainError):
+    status = 405
+    slug = "method-not-allowed"
+    title = "Method not allowed"
+
+    def __init__(self, detail: str, allow: list[str], **extensions: Any) -> None:
+        super().__init__(detail, **extensions)
+        self.headers["Allow"] = ", ".join(allow)
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
 
 
 class PayloadTooLarge(DomainError):

@@ -17,8 +17,15 @@ from sqlalchemy.orm import Session
 
 from consent.models import SubjectLink
 
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 _NIL_OR_MAX = {"00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff"}
+_HEX = "[0-9a-fA-F]"
+#: What ``normalise_subject_id`` takes, as the OpenAPI document states it: a hyphenated UUID in either case,
+#: neither the nil nor the max UUID (tests/test_patterns.py holds the two to the same answers).
+SUBJECT_ID_PATTERN = (
+    "^(?!0{8}-0{4}-0{4}-0{4}-0{12}$)(?![fF]{8}-[fF]{4}-[fF]{4}-[fF]{4}-[fF]{12}$)"
+    f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}$"
+)
 
 
 def normalise_subject_id(value: str) -> str:
@@ -27,7 +34,7 @@ def normalise_subject_id(value: str) -> str:
     E-mail addresses, phone numbers, advertising ids in other shapes and the nil UUID are refused: the
     service only accepts an app-scoped random identifier.
     """
-    candidate = value.strip().lower()
+    candidate = value.lower()
     if not _UUID.match(candidate) or candidate in _NIL_OR_MAX:
         raise ValueError("subject_id must be the app's random installation id, a UUID like 6f1c2d9e-8a43-...")
     return candidate

@@ -6,19 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, WithJsonSchema
 
-from consent.pseudonyms import normalise_subject_id
+from consent.pseudonyms import SUBJECT_ID_PATTERN, normalise_subject_id
 from consent.settings import PRECISION_CEILING, PRECISION_FLOOR
-from consent.strict import JsonInt, StrictModel
+from consent.strict import ANY_TEXT, Integer, StrictModel, Text
 
 SubjectId = Annotated[
     str,
-    StringConstraints(max_length=64),
+    StringConstraints(max_length=36),
     AfterValidator(normalise_subject_id),
     Field(
         description="The app's random installation id (a UUID). Never an e-mail, phone number or advertising id.",
         examples=["6f1c2d9e-8a43-4b7e-9a51-2f0c7d3e4b15"],
+        json_schema_extra={"format": "uuid", "pattern": SUBJECT_ID_PATTERN},
     ),
 ]
 PurposeId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{2,39}$")]
@@ -28,16 +29,28 @@ Source = Annotated[
     StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,39}$"),
     Field(description="Where in the app the person decided.", examples=["onboarding"]),
 ]
-LocalisedText = dict[
-    Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")],
-    Annotated[str, StringConstraints(min_length=1, max_length=20_000)],
+LOCALE_PATTERN = r"^[a-z]{2,3}(-[A-Z]{2})?$"
+LocalisedText = Annotated[
+    dict[
+        Annotated[str, StringConstraints(pattern=LOCALE_PATTERN)],
+        Annotated[str, StringConstraints(min_length=1, max_length=20_000), Text(filled=False, strip=False)],
+    ],
+    # pydantic states the key rule as patternProperties, which leaves other keys allowed; say it plainly.
+    WithJsonSchema(
+        {
+            "type": "object",
+            "propertyNames": {"pattern": LOCALE_PATTERN},
+            "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 20_000, "pattern": ANY_TEXT},
+            "description": "Text per locale (such as de or de-DE).",
+        }
+    ),
 ]
-Precision = Annotated[JsonInt, Field(ge=PRECISION_FLOOR, le=PRECISION_CEILING)]
+Precision = Annotated[int, Integer(ge=PRECISION_FLOOR, le=PRECISION_CEILING)]
 
 
 class GrantBody(StrictModel):
     subject_id: SubjectId
-    notice_version: JsonInt = Field(ge=1)
+    notice_version: Annotated[int, Integer(ge=1)]
     purposes: list[PurposeId] = Field(min_length=1, max_length=20)
     precision_res: Precision | None = Field(
         default=None, description="Finest H3 resolution the person allows (5 coarse to 8 fine); default 7."
@@ -48,7 +61,7 @@ class GrantBody(StrictModel):
 
 class DeclineBody(StrictModel):
     subject_id: SubjectId
-    notice_version: JsonInt = Field(ge=1)
+    notice_version: Annotated[int, Integer(ge=1)]
     purposes: list[PurposeId] | None = Field(
         default=None,
         min_length=1,

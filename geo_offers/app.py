@@ -23,6 +23,7 @@ from geo_offers.insights.counter import Counter
 from geo_offers.kit import docs, health, problem_docs, problems
 from geo_offers.kit.bodylimit import BodyLimitMiddleware
 from geo_offers.kit.clock import Clock, utc_now
+from geo_offers.kit.contract import ContractMiddleware
 from geo_offers.kit.database import Database, libpq_dsn
 from geo_offers.kit.deps import consent_ports
 from geo_offers.kit.logs import configure_logging
@@ -157,6 +158,7 @@ def create_app(
     docs.install(app)
     problems.install(app)
     app.add_middleware(MatchFastPath)
+    app.add_middleware(ContractMiddleware)  # outside the fast path: both ways of serving match keep its rules
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.max_body_bytes,
@@ -170,12 +172,12 @@ def create_app(
         consent_api.build_router(consent_ports()),
         stores.router,
         deals.router,
-        offers.router,
+        offers.build_router(settings),
         audit.router,
         subjects.router,
         records.router,
         events.router,
-        insights.router,
+        insights.build_router(settings),
         insights.audit_router,
         codes.pool_router,
         codes.claim_router,

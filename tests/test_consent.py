@@ -83,8 +83,9 @@ def test_bad_input_is_refused_and_writes_nothing(
     subject = new_subject()
     assert_problem(grant(client, app_headers, subject, notice_version, precision_res=9), 422, "invalid-input")
     assert_problem(grant(client, app_headers, subject, notice_version, precision_res=4), 422, "invalid-input")
-    assert_problem(grant(client, app_headers, subject, notice_version, ["tracking_everything"]), 422, "invalid-input")
-    assert_problem(grant(client, app_headers, subject, notice_version + 5), 422, "invalid-input")
+    # Well-formed, but naming what the published notice does not have: a conflict with the current state.
+    assert_problem(grant(client, app_headers, subject, notice_version, ["tracking_everything"]), 409, "conflict")
+    assert_problem(grant(client, app_headers, subject, notice_version + 5), 409, "conflict")
     extra = client.post(
         "/v1/consents",
         json={

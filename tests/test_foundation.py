@@ -97,13 +97,13 @@ def test_unknown_fields_are_rejected_and_nothing_is_written(client: TestClient, 
     assert after == before
 
 
-def test_invalid_json_is_a_422_problem(client: TestClient, admin_headers: dict[str, str]) -> None:
+def test_invalid_json_is_a_400_problem(client: TestClient, admin_headers: dict[str, str]) -> None:
     response = client.post(
         "/v1/admin/merchants",
         content=b"{not json",
         headers={**admin_headers, "Content-Type": "application/json"},
     )
-    assert_problem(response, 422, "invalid-input")
+    assert_problem(response, 400, "malformed-json")
 
 
 def test_oversized_body_is_413_problem(client: TestClient, admin_headers: dict[str, str]) -> None:

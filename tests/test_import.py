@@ -84,23 +84,39 @@ def test_csv_import(client: TestClient, merchant: tuple[int, Headers]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "content_type", "fragment"),
+    ("body", "content_type", "status", "slug", "fragment"),
     [
-        (b'{"type": "Feature"}', "application/geo+json", "FeatureCollection"),
-        (b"not json", "application/json", "JSON"),
-        (b'{"type": "FeatureCollection", "features": []}', "application/geo+json", "no stores"),
-        (b"name,address,lon\nA,B,1\n", "text/csv", "missing: lat"),
-        (b"name,address,lon,lat,secret\nA,B,1,2,x\n", "text/csv", "unknown: secret"),
-        (b"<xml/>", "application/xml", "text/csv"),
+        (b'{"type": "Feature"}', "application/geo+json", 422, "invalid-input", "FeatureCollection"),
+        (b"not json", "application/json", 400, "malformed-json", "JSON"),
+        (b'{"type": "FeatureCollection", "features": []}', "application/geo+json", 422, "invalid-input", "no stores"),
+        (b"name,address,lon\nA,B,1\n", "text/csv", 422, "invalid-input", "missing: lat"),
+        (b"name,address,lon,lat,secret\nA,B,1,2,x\n", "text/csv", 422, "invalid-input", "unknown: secret"),
+        (b"lat,lon,name,address\n1,2,A,B\n", "text/csv", 422, "invalid-input", "in this order"),
+        (b"<xml/>", "application/xml", 415, "unsupported-media-type", "text/csv"),
     ],
 )
 def test_a_bad_file_is_refused_whole(
-    client: TestClient, merchant: tuple[int, Headers], db: Database, body: bytes, content_type: str, fragment: str
+    client: TestClient,
+    merchant: tuple[int, Headers],
+    db: Database,
+    body: bytes,
+    content_type: str,
+    status: int,
+    slug: str,
+    fragment: str,
 ) -> None:
     merchant_id, headers = merchant
     response = client.post("/v1/stores/import", content=body, headers={**headers, "content-type": content_type})
-    assert fragment in assert_problem(response, 422, "invalid-input")["detail"]
+    assert fragment in assert_problem(response, status, slug)["detail"]
     assert store_count(db, merchant_id) == 0
+
+
+def test_json_beyond_64_bit_integers_is_still_json(client: TestClient, merchant: tuple[int, Headers]) -> None:
+    _, headers = merchant
+    body = b'{"type": "FeatureCollection", "features": [{"type": "Feature", "id": 123456789012345678901234567890}]}'
+    response = client.post("/v1/stores/import", content=body, headers={**headers, **GEOJSON})
+    assert response.status_code == 200, response.text
+    assert response.json()["imported"] == 0 and response.json()["failed"][0]["row"] == 1
 
 
 def test_more_than_the_row_limit_is_refused(client: TestClient, merchant: tuple[int, Headers], db: Database) -> None:

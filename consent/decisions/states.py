@@ -13,7 +13,7 @@ from sqlalchemy import update as sa_update
 from sqlalchemy.orm import Session
 
 from consent import notices
-from consent.errors import Conflict, InvalidInput, NoticeOutdated
+from consent.errors import Conflict, NoticeOutdated
 from consent.models import ConsentEvent, ConsentState, Notice
 
 STATE = cast(Table, ConsentState.__table__)
@@ -79,12 +79,17 @@ def open_subject(session: Session, alias: bytes) -> Opened:
 
 
 def check_notice(session: Session, version: int, purposes: Iterable[str], locale: str, current: int | None) -> Notice:
-    """The notice a decision names, if it is the current one and offers the purposes in the locale."""
+    """The notice a decision names, if it is the current one and offers the purposes in the locale.
+
+    A decision that names a notice version, purpose or locale the current notice does not have is well-formed
+    but does not fit what is published: 409, as a reference to a missing object is (the schema cannot say
+    which purposes and locales a notice published later will have).
+    """
     if current is None:
         raise Conflict("no privacy notice has been published yet; an operator must publish one first")
     notice = notices.get(session, current)
     if version > notice.version or version < 1:
-        raise InvalidInput(f"there is no notice version {version}", current_version=notice.version)
+        raise Conflict(f"there is no notice version {version}", current_version=notice.version)
     if version < notice.version:
         raise NoticeOutdated(
             f"notice version {version} has been replaced; show version {notice.version} and ask again",
@@ -93,10 +98,10 @@ def check_notice(session: Session, version: int, purposes: Iterable[str], locale
     offered = notices.purposes_of(notice)
     unknown = sorted(set(purposes) - set(offered))
     if unknown:
-        raise InvalidInput(f"the notice does not ask for the purposes {', '.join(unknown)}", offered=offered)
+        raise Conflict(f"the notice does not ask for the purposes {', '.join(unknown)}", offered=offered)
     locales = notices.locales_of(notice)
     if locale not in locales and locale.split("-")[0] not in locales:
-        raise InvalidInput(f"the notice is not offered in locale {locale}", locales=locales)
+        raise Conflict(f"the notice is not offered in locale {locale}", locales=locales)
     return notice
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from consent import notices
 from consent.decisions.receipts import Pending, Receipt, commit_now
 from consent.decisions.states import effective_status, read_states, update_states
-from consent.errors import InvalidInput, NotActive, NotFound
+from consent.errors import Conflict, NotActive, NotFound
 from consent.ledger import chain as ledger
 from consent.pseudonyms import lock_tag, pseudonym
 from consent.settings import ConsentSettings
@@ -40,7 +40,9 @@ def prepare_withdraw(
         known = set(states) | set(notices.purposes_of(notices.current(session)))
         unknown = [p for p in targets if p not in known]
         if unknown:
-            raise InvalidInput(f"unknown purposes {', '.join(unknown)}")
+            raise Conflict(
+                f"neither the subject's consents nor the current notice know the purposes {', '.join(unknown)}"
+            )
         inactive = [p for p in targets if p not in active]
         if inactive:
             raise NotActive(f"no active consent for {', '.join(inactive)}", purposes=inactive)

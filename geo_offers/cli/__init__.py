@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 import typer
-from typer._click.exceptions import NoArgsIsHelpError  # Typer (0.29 and later) ships its own copy of click
+from click.exceptions import NoArgsIsHelpError
 
 from geo_offers.cli import demo, failures, jobs, ledger, operator, serve, stores
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from consent.strict import JsonInt, StrictModel
+from consent.strict import Integer, StrictModel
 from geo_offers.codes import format as codes
 
 UploadedCode = Annotated[str, StringConstraints(min_length=1, max_length=80)]
@@ -18,17 +18,15 @@ MAX_GENERATE = 100_000
 class GenerateSpec(StrictModel):
     """Codes made by the service: ``count`` random codes of ``length`` characters over ``alphabet``."""
 
-    count: JsonInt = Field(ge=1, le=MAX_GENERATE)
+    count: Annotated[int, Integer(ge=1, le=MAX_GENERATE)]
     alphabet: str | None = Field(
         default=None,
         max_length=36,
         description=f"Upper-case letters and digits; default {codes.DEFAULT_ALPHABET} (no 0, O, 1, I, L), or the "
         "pool's alphabet when it has one. 0123456789 suits numeric till keypads.",
     )
-    length: JsonInt | None = Field(
+    length: Annotated[int, Integer(ge=codes.MIN_LENGTH, le=codes.MAX_LENGTH)] | None = Field(
         default=None,
-        ge=codes.MIN_LENGTH,
-        le=codes.MAX_LENGTH,
         description=f"Characters per code, the check character included; default {codes.DEFAULT_LENGTH}.",
     )
 

@@ -229,7 +229,10 @@ def daily_summary(
     since: Annotated[UtcDay | None, Query(description="First day (UTC), default 29 days before `until`.")] = None,
     until: Annotated[UtcDay | None, Query(description="Last day (UTC), inclusive; default today.")] = None,
 ) -> SummaryOut:
-    """Per UTC day: grants, refusals, withdrawals, expiries and erasures, and active consents per purpose."""
+    """Per UTC day: grants, refusals, withdrawals, expiries and erasures, and active consents per purpose.
+
+    Rule beyond the schema (422 when broken): `since` is not after `until`, and they are at most 366 days apart.
+    """
     last = until or now.date()
     first = since or last - timedelta(days=29)
     if first > last:

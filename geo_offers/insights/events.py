@@ -13,7 +13,7 @@ from geo_offers.kit.params import RowId
 router = APIRouter(prefix="/v1/offers", tags=["offers"])
 
 
-@router.post("/{deal_id}/events", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/{deal_id:int}/events", status_code=status.HTTP_202_ACCEPTED)
 async def offer_event(deal_id: RowId, body: EventRequest, _: AppKey, services: ServicesDep) -> EventAccepted:
     """Count an impression, click or redemption of a deal in its hourly counter (no subject id is sent).
 

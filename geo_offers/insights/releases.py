@@ -28,8 +28,8 @@ from geo_offers.insights.schemas import (
     GrowthOut,
     HourRow,
     HoursOfWeek,
-    KindFigures,
     PrivacyParams,
+    TypeFigures,
     WeekRow,
 )
 from geo_offers.places.cells import cell_str, descendant_range, resolution
@@ -102,8 +102,8 @@ def _out(figure: Figure) -> FigureOut:
     return FigureOut(count=figure.count, suppressed=figure.suppressed)
 
 
-def _kinds(figures: dict[str, Figure]) -> KindFigures:
-    return KindFigures(**{kind: _out(figures[kind]) for kind in KINDS})
+def _kinds(figures: dict[str, Figure]) -> TypeFigures:
+    return TypeFigures(**{kind: _out(figures[kind]) for kind in KINDS})
 
 
 def _midnight(day: date, tz: ZoneInfo) -> datetime:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from consent.strict import StrictModel
+from consent.strict import JsonBool, StrictModel
 
 EventType = Literal["impression", "click", "redeem"]
 
@@ -15,8 +15,8 @@ EventType = Literal["impression", "click", "redeem"]
 class EventRequest(StrictModel):
     """One event of an offer the app showed; it carries no subject id."""
 
-    type: EventType
-    offer_analytics: bool = Field(
+    type: EventType = Field(description="What happened: the offer was shown, clicked or redeemed.")
+    offer_analytics: JsonBool = Field(
         default=True,
         description="Whether the person granted `offer_analytics`. Send false when not: a redeem then still uses "
         "up one of the deal's redemptions but nothing is counted, and impressions and clicks are dropped.",
@@ -36,7 +36,9 @@ class FigureOut(BaseModel):
     suppressed: bool = Field(description="True when fewer than k events underlie the figure.")
 
 
-class KindFigures(BaseModel):
+class TypeFigures(BaseModel):
+    """One figure per type: `served` (the deal was in a match answer) and each event `type` an app reports."""
+
     served: FigureOut = Field(description="How often the deal was in a match answer.")
     impression: FigureOut
     click: FigureOut
@@ -45,13 +47,13 @@ class KindFigures(BaseModel):
 
 class DayRow(BaseModel):
     day: date = Field(description="A day in the store's time zone.")
-    counts: KindFigures
+    counts: TypeFigures
 
 
 class WeekRow(BaseModel):
     week_start: date = Field(description="Monday, in the store's time zone.")
     week_end: date
-    counts: KindFigures
+    counts: TypeFigures
 
 
 class GrowthOut(BaseModel):
@@ -70,7 +72,7 @@ class HourRow(BaseModel):
     hour_of_week: int = Field(description="0 = Monday 0:00-1:00 ... 167 = Sunday 23:00-24:00, local time.")
     weekday: str
     hour: int
-    counts: KindFigures
+    counts: TypeFigures
 
 
 class HoursOfWeek(BaseModel):

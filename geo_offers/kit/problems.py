@@ -15,19 +15,30 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from consent.errors import Conflict, DomainError, InvalidInput, ServiceUnavailable
+from consent.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    MalformedBody,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
+from geo_offers.kit.routes import methods_at
 
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+#: Statuses Starlette and FastAPI answer themselves. Their only 400 is a body that cannot be read as JSON.
 _HTTP_SLUGS = {
-    400: ("bad-request", "Bad request"),
-    404: ("not-found", "Not found"),
-    405: ("method-not-allowed", "Method not allowed"),
-    406: ("not-acceptable", "Not acceptable"),
-    413: ("payload-too-large", "Request body too large"),
-    415: ("unsupported-media-type", "Unsupported media type"),
+    400: (MalformedBody.slug, MalformedBody.title),
+    404: (NotFound.slug, NotFound.title),
+    413: (PayloadTooLarge.slug, PayloadTooLarge.title),
+    415: (UnsupportedMediaType.slug, UnsupportedMediaType.title),
 }
+SCHEMA_DETAIL = "the request does not match the schema; see errors"
 
 
 def problem_type(slug: str) -> str:
@@ -74,6 +85,16 @@ def translate_db_error(error: Exception) -> DomainError | None:
     return None
 
 
+def validation_problem(errors: list[dict[str, Any]], detail: str = SCHEMA_DETAIL) -> Response:
+    """The 422 answer for a request that breaks the schema, with one entry per error (loc, msg, type)."""
+    return problem_response(422, InvalidInput.slug, InvalidInput.title, detail, errors=errors)
+
+
+def malformed_json(reason: str) -> MalformedBody:
+    """The 400 for a body that is not JSON at all (it never reached the schema)."""
+    return MalformedBody(f"the body is not valid JSON: {reason}")
+
+
 def _validation_errors(error: RequestValidationError) -> list[dict[str, Any]]:
     # The offending input is deliberately left out: it may be a subject id or a coordinate.
     return [
@@ -102,8 +123,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 _PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 _PROBLEM_RESPONSES = {
     "4XX": {
-        "description": "The request was refused (401 no valid key, 403 wrong role or no consent, 404, 409, 413, "
-        "422 invalid input, 429 rate limited with Retry-After)",
+        "description": "The request was refused: 400 the body is not valid JSON, 401 no valid key, 403 wrong role "
+        "or no consent, 404, 405 with Allow, 409 it does not fit the current state, 413 body too large, 415 a body "
+        "in a media type the operation does not take, 422 it breaks a rule of this document (also a query "
+        "parameter the operation does not list, or a single-valued one sent twice), 429 rate limited with "
+        "Retry-After",
         "content": _PROBLEM_CONTENT,
     },
     "5XX": {"description": "503 with Retry-After while the database is unavailable", "content": _PROBLEM_CONTENT},
@@ -145,16 +169,17 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> Response:
-        return problem_response(
-            422,
-            InvalidInput.slug,
-            InvalidInput.title,
-            "the request does not match the schema; see errors",
-            errors=_validation_errors(error),
-        )
+        for item in error.errors():
+            if item.get("type") == "json_invalid":  # FastAPI parses the body before it validates anything
+                return render(malformed_json(str(item.get("ctx", {}).get("error", "JSON decode error"))))
+        return validation_problem(_validation_errors(error))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, error: StarletteHTTPException) -> Response:
+    async def _http(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code == 405:  # Starlette's Allow names only the first route at the path
+            methods = methods_at(request.app, request.url.path)
+            detail = f"{request.method} is not a method of this resource; it takes {', '.join(methods)}"
+            return render(MethodNotAllowed(detail, allow=methods))
         slug, title = _HTTP_SLUGS.get(error.status_code, ("http-error", "HTTP error"))
         detail = error.detail if isinstance(error.detail, str) else title
         return problem_response(error.status_code, slug, title, detail, headers=error.headers)

@@ -16,14 +16,13 @@ from pydantic import ValidationError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from consent.errors import DomainError, Forbidden, InvalidInput, Unauthorized
-from geo_offers.kit.problems import problem_response, render
+from consent.errors import DomainError, Forbidden, Unauthorized
+from geo_offers.kit.problems import malformed_json, render, validation_problem
 from geo_offers.matching.schemas import MatchRequest
 from geo_offers.matching.service import serve_match
 from geo_offers.services import Services
 
 MATCH_PATH = "/v1/offers/match"
-_JSON = b"application/json"
 
 
 class _Route:
@@ -55,25 +54,33 @@ class MatchFastPath:
         except DomainError as error:
             response = render(error)
         except ValidationError as error:
-            response = problem_response(
-                422,
-                InvalidInput.slug,
-                InvalidInput.title,
-                "the request does not match the schema; see errors",
-                errors=[
+            response = validation_problem(
+                [
                     {"loc": ["body", *(str(p) for p in item["loc"])], "msg": item["msg"], "type": item["type"]}
                     for item in error.errors()
-                ],
+                ]
             )
         await response(scope, receive, send)
 
     async def _answer(self, scope: Scope, receive: Receive, services: Services) -> Response:
-        authorization = content_type = b""
+        # The order of the framework route: the body is read as JSON before anything else (a 400 even without a
+        # key), then the key, its rate limit and its role, then the schema. ContractMiddleware, outside this one,
+        # has already refused unknown query parameters and bodies that are not application/json.
+        body = await _read_body(receive)
+        request: MatchRequest | None = None
+        invalid: ValidationError | None = None
+        if body:
+            try:
+                request = MatchRequest.model_validate_json(body)
+            except ValidationError as error:
+                malformed = [item for item in error.errors() if item["type"] == "json_invalid"]
+                if malformed:
+                    raise malformed_json(str(malformed[0]["ctx"]["error"])) from error
+                invalid = error
+        authorization = b""
         for name, value in scope["headers"]:
             if name == b"authorization":
                 authorization = value
-            elif name == b"content-type":
-                content_type = value
         scheme, _, token = authorization.decode("latin-1").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
@@ -81,19 +88,10 @@ class MatchFastPath:
         services.limiter.hit(principal.key_id)
         if principal.role != "app":
             raise Forbidden("this route needs a key with role app")
-        body = await _read_body(receive)
-        media = content_type.split(b";", 1)[0].strip().lower()
-        if media and media != _JSON and not media.endswith(b"+json"):
-            raise InvalidInput("send the request body as application/json")
-        if not body:
-            return problem_response(
-                422,
-                InvalidInput.slug,
-                InvalidInput.title,
-                "the request does not match the schema; see errors",
-                errors=[{"loc": ["body"], "msg": "Field required", "type": "missing"}],
-            )
-        request = MatchRequest.model_validate_json(body)
+        if invalid is not None:
+            raise invalid
+        if request is None:
+            return validation_problem([{"loc": ["body"], "msg": "Field required", "type": "missing"}])
         return Response(await serve_match(request, services), media_type="application/json")
 
 

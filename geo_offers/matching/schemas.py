@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from consent.schemas import SubjectId
-from consent.strict import JsonFloat, JsonInt, StrictModel
+from consent.strict import Integer, JsonFloat, Pattern, StrictModel
 from geo_offers.places.categories import Category
+from geo_offers.places.cell_patterns import cell_pattern
+
+#: The coarsest cell a match takes; coarser areas are the area catalogue's.
+COARSEST_MATCH_RES = 5
+MATCH_CELL = cell_pattern(range(COARSEST_MATCH_RES, 16))
 
 _RULES = "Rules the app applies on the device before showing the deal (README, 'Frequency rules')."
 _CODES = "True: redeem with a one-time code claimed at the till (POST /v1/offers/{deal_id}/codes)."
@@ -22,18 +27,30 @@ class LatLon(StrictModel):
 
 
 class MatchRequest(StrictModel):
+    """The subject and exactly one of `cell` (preferred) and `location`."""
+
+    # null counts as left out. Stated with if/then/else rather than oneOf, which client generators read as a
+    # choice between two models.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"required": ["cell"], "properties": {"cell": {"type": "string"}}},
+            "then": {"not": {"required": ["location"], "properties": {"location": {"type": "object"}}}},
+            "else": {"required": ["location"], "properties": {"location": {"type": "object"}}},
+        }
+    )
+
     subject_id: SubjectId
-    cell: str | None = Field(
+    cell: Annotated[str, StringConstraints(max_length=16), Pattern(MATCH_CELL)] | None = Field(
         default=None,
-        max_length=16,
-        description="H3 cell computed on the device (preferred); coarsened to the consented resolution.",
+        description="H3 cell of resolution 5 or finer computed on the device (preferred); coarsened to the "
+        "consented resolution.",
         examples=["871f1d489ffffff"],
     )
     location: LatLon | None = Field(default=None, description="Alternative to `cell`; never stored.")
     categories: list[Category] | None = Field(
         default=None, min_length=1, max_length=14, description="Only these categories, in order of preference."
     )
-    limit: JsonInt = Field(default=10, ge=1, le=50)
+    limit: Annotated[int, Integer(ge=1, le=50)] = 10
 
     @model_validator(mode="after")
     def _one_position(self) -> MatchRequest:

@@ -8,11 +8,9 @@ from __future__ import annotations
 import h3.api.basic_int as h3
 
 from consent.errors import InvalidInput, ServiceUnavailable
-from geo_offers.matching.schemas import MatchRequest
+from geo_offers.matching.schemas import COARSEST_MATCH_RES, MatchRequest
 from geo_offers.places.cells import coarsen, parse_cell, resolution
 from geo_offers.services import Services
-
-COARSEST_MATCH_RES = 5
 
 
 async def serve_match(body: MatchRequest, services: Services) -> bytes:

@@ -22,7 +22,8 @@ _DIGIT_BITS = 3
 
 
 def parse_cell(text: str) -> int:
-    """An H3 cell index from its hex string, or InvalidInput."""
+    """An H3 cell index from its hex string (either case, 15 digits or 16 with a leading 0, whitespace around it
+    ignored), or InvalidInput. ``cell_patterns.cell_pattern`` states the same rule in the OpenAPI document."""
     candidate = text.strip().lower()
     if not 1 <= len(candidate) <= 16 or any(c not in "0123456789abcdef" for c in candidate):
         raise InvalidInput("cell must be an H3 cell index in hexadecimal, like 871f1d489ffffff")

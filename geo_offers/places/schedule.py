@@ -21,7 +21,8 @@ WEEK = 7 * 86_400
 
 def parse_clock(text: str, *, allow_24: bool) -> int:
     """Seconds since midnight of ``HH:MM`` (``24:00`` only where allowed); ValueError otherwise."""
-    if len(text) != 5 or text[2] != ":" or not (text[:2] + text[3:]).isdigit():
+    digits = text[:2] + text[3:]
+    if len(text) != 5 or text[2] != ":" or not (digits.isascii() and digits.isdigit()):
         raise ValueError("times are HH:MM")
     hours, minutes = int(text[:2]), int(text[3:])
     if minutes > 59 or hours > 24 or (hours == 24 and (minutes or not allow_24)):

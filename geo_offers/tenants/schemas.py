@@ -5,11 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.config import JsonDict
 
-from consent.strict import JsonInt, StrictModel
+from consent.strict import Integer, StrictModel, Text
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[str, StringConstraints(max_length=200), Text()]
+#: Stated with if/then/else rather than oneOf, which client generators read as a choice between two models.
+_MERCHANT_BINDING: JsonDict = {
+    "if": {"properties": {"role": {"const": "merchant"}}},
+    "then": {"required": ["merchant_id"], "properties": {"merchant_id": {"type": "integer"}}},
+    "else": {"properties": {"merchant_id": {"type": "null"}}},
+}
 
 
 class MerchantCreate(StrictModel):
@@ -28,9 +35,15 @@ class MerchantList(BaseModel):
 
 
 class KeyCreate(StrictModel):
+    """A merchant key names its merchant; no other key may."""
+
+    model_config = ConfigDict(json_schema_extra=_MERCHANT_BINDING)
+
     role: Literal["app", "merchant", "dpo", "admin"]
-    merchant_id: JsonInt | None = Field(default=None, ge=1, description="Required for, and only for, merchant keys.")
-    label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    merchant_id: Annotated[int, Integer(ge=1)] | None = Field(
+        default=None, description="Required for, and only for, merchant keys."
+    )
+    label: Annotated[str, StringConstraints(max_length=200), Text(filled=False)] = ""
 
     @model_validator(mode="after")
     def _merchant_binding(self) -> KeyCreate:

@@ -8,20 +8,16 @@ Google's services on its own, so every request it makes comes from the page unde
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, Request, sync_playwright
 
 from geo_offers.app import create_app
 from geo_offers.settings import Settings
-from tests.helpers import FakeClock, make_settings
+from tests.helpers import FakeClock, LiveServer, make_settings
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -34,30 +30,6 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--disable-default-apps",
 ]
-
-
-class LiveServer:
-    """uvicorn serving one app in a background thread of the test process."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on"))
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self.url = ""
-
-    def __enter__(self) -> LiveServer:
-        self._thread.start()
-        deadline = time.monotonic() + 60
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the live server did not start")
-            time.sleep(0.02)
-        port = self._server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=30)
 
 
 @pytest.fixture(scope="module")

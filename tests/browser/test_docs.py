@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.browser.conftest import LiveServer, Recorded
+from tests.browser.conftest import Recorded
+from tests.helpers import LiveServer
 
 
 def test_swagger_ui_renders_every_operation_from_the_service_alone(live_server: LiveServer, recorded: Recorded) -> None:

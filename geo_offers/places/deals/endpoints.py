@@ -7,7 +7,6 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, Response, status
 
-from consent.errors import InvalidInput
 from geo_offers.kit.deps import MerchantKey, NowDep, SessionDep, SettingsDep
 from geo_offers.kit.params import BIGINT_MAX, After, RowId
 from geo_offers.places.deals import frequency
@@ -55,7 +54,13 @@ def _area(body_area: Any) -> dict[str, Any]:
 def create_deal(
     body: DealCreate, principal: MerchantKey, session: SessionDep, settings: SettingsDep, now: NowDep
 ) -> DealPublic:
-    """Create a deal of one of the merchant's stores; its H3 coverage is derived in the same transaction."""
+    """Create a deal of one of the merchant's stores; its H3 coverage is derived in the same transaction.
+
+    Rules beyond the schema (422 when broken): `valid_until` is after `valid_from`; a window's start and end
+    differ; a polygon's rings are closed, the polygon is valid (no self-intersection), does not cross the
+    antimeridian and is under the area cap; a radius area's store is outside 5 degrees of the poles and the
+    circle clear of the antimeridian; no frequency rule asks to be enforced by the server.
+    """
     frequency.refuse_server_side(body.frequency_rules)
     values = body.model_dump(exclude={"area", "windows", "frequency_rules"})
     values["frequency_rules"] = frequency.stored(body.frequency_rules)
@@ -84,13 +89,13 @@ def list_deals(
     return DealList(items=items, next_after=items[-1].id if len(items) == limit else None)
 
 
-@router.get("/{deal_id}")
+@router.get("/{deal_id:int}")
 def get_deal(deal_id: RowId, principal: MerchantKey, session: SessionDep) -> DealPublic:
     """One of the merchant's deals."""
     return deal_public(deals_repo.get_deal(session, merchant_of(principal), deal_id))
 
 
-@router.patch("/{deal_id}")
+@router.patch("/{deal_id:int}")
 def update_deal(
     deal_id: RowId,
     body: DealUpdate,
@@ -99,21 +104,21 @@ def update_deal(
     settings: SettingsDep,
     now: NowDep,
 ) -> DealPublic:
-    """Change a deal (publish with `status: active`, pause with `paused`); visible to every instance at once."""
+    """Change a deal (publish with `status: active`, pause with `paused`); visible to every instance at once.
+
+    The changed deal keeps the rules of a new one, with the fields left out as they were. Rules beyond the
+    schema (422 when broken): `valid_until` is after `valid_from`; a window's start and end differ; a polygon's
+    rings are closed, the polygon is valid (no self-intersection), does not cross the antimeridian and is under
+    the area cap; a radius area's store is outside 5 degrees of the poles and the circle clear of the
+    antimeridian; no frequency rule asks to be enforced by the server.
+    """
     frequency.refuse_server_side(body.frequency_rules)
     changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"area", "windows", "frequency_rules"})
-    nullable = {"max_redemptions"}
-    if any(v is None and k not in nullable for k, v in changes.items()):
-        raise InvalidInput("only max_redemptions may be set to null")
-    if "area" in body.model_fields_set:
-        if body.area is None:
-            raise InvalidInput("area cannot be null")
+    if body.area is not None:
         changes["area"] = _area(body.area)
-    if "windows" in body.model_fields_set:
-        changes["windows"] = [w.model_dump() for w in body.windows or []]
-    if "frequency_rules" in body.model_fields_set:
-        if body.frequency_rules is None:
-            raise InvalidInput("frequency_rules cannot be null; send [] for none")
+    if body.windows is not None:
+        changes["windows"] = [w.model_dump() for w in body.windows]
+    if body.frequency_rules is not None:
         changes["frequency_rules"] = frequency.stored(body.frequency_rules)
     row = deals_repo.update_deal(
         session,
@@ -127,7 +132,7 @@ def update_deal(
     return deal_public(row)
 
 
-@router.delete("/{deal_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@router.delete("/{deal_id:int}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 def delete_deal(deal_id: RowId, principal: MerchantKey, session: SessionDep) -> Response:
     """Delete a deal and its coverage."""
     deals_repo.delete_deal(session, merchant_of(principal), deal_id)

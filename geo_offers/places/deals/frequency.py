@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 
 from consent.errors import InvalidInput
-from consent.strict import JsonInt, StrictModel
+from consent.strict import Integer, StrictModel
 
 MAX_RULES = 8
 Enforcer = Literal["device", "server"]
@@ -26,8 +26,8 @@ class MaxShows(StrictModel):
     """Show the deal at most `count` times in any `days` × 24 hours on one device."""
 
     kind: Literal["max_shows"]
-    count: JsonInt = Field(ge=1, le=1000)
-    days: JsonInt = Field(ge=1, le=365)
+    count: Annotated[int, Integer(ge=1, le=1000)]
+    days: Annotated[int, Integer(ge=1, le=365)]
     enforced_by: Enforcer = Field(default="device", description=_ENFORCED_BY)
 
 
@@ -35,7 +35,7 @@ class RedeemCooldown(StrictModel):
     """After a redeem on this device, do not show the deal again for `days` × 24 hours."""
 
     kind: Literal["redeem_cooldown"]
-    days: JsonInt = Field(ge=1, le=3650)
+    days: Annotated[int, Integer(ge=1, le=3650)]
     enforced_by: Enforcer = Field(default="device", description=_ENFORCED_BY)
 
 

@@ -11,7 +11,7 @@ from shapely import MultiPolygon
 from sqlalchemy import Row, Table, func, select, text
 from sqlalchemy.orm import Session
 
-from consent.errors import InvalidInput, NotFound
+from consent.errors import Conflict, InvalidInput, NotFound
 from geo_offers.places import geometry
 from geo_offers.places.coverage import cover
 from geo_offers.places.models import Deal, DealCell
@@ -178,13 +178,21 @@ def update_deal(
 def rebuild_radius_deals(
     session: Session, store_id: int, lat: float, lon: float, now: datetime, *, index_res: int
 ) -> int:
-    """Move the radius areas of a store's deals with the store; returns how many were rebuilt."""
+    """Move the radius areas of a store's deals with the store; returns how many were rebuilt.
+
+    A place where a deal's radius cannot go (near a pole, across the antimeridian) is a Conflict: the store's
+    new location is valid on its own, it is the store's existing deals that cannot follow it.
+    """
     rows = session.execute(
         select(Deal.id, Deal.radius_m).where(Deal.store_id == store_id, Deal.area_kind == "radius").with_for_update()
     ).all()
     for row in rows:
         assert row.radius_m is not None
-        _write_area(session, row.id, geometry.circle(lat, lon, row.radius_m), index_res)
+        try:
+            area = geometry.circle(lat, lon, row.radius_m)
+        except InvalidInput as error:
+            raise Conflict(f"deal {row.id} has a radius area that cannot move there: {error.detail}") from error
+        _write_area(session, row.id, area, index_res)
         session.execute(DEALS_T.update().where(Deal.id == row.id).values(updated_at=now))
     return len(rows)
 

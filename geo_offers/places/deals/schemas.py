@@ -5,24 +5,30 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from consent.strict import JsonInt, JsonTime, StrictModel
+from consent.strict import Integer, JsonTime, Omittable, StrictModel, Text
 from geo_offers.places.categories import Category
 from geo_offers.places.deals.frequency import FrequencyRules
 from geo_offers.places.geometry import MAX_RADIUS_M, MIN_RADIUS_M
 from geo_offers.places.schedule import DAYS, parse_clock
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Title = Annotated[str, StringConstraints(max_length=120), Text()]
+Description = Annotated[str, StringConstraints(max_length=2000), Text(filled=False)]
+_CLOCK = "([01][0-9]|2[0-3]):[0-5][0-9]"
+MAX_WINDOWS = 28
+Redemptions = Annotated[int, Integer(ge=1, le=100_000_000)]
 
 
 class Window(StrictModel):
-    """A weekly window in the store's time zone; an end not after the start runs past midnight."""
+    """A weekly window in the store's time zone; an end not after the start runs past midnight. Start and end
+    differ (00:00 to 24:00 is the whole day)."""
 
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1, max_length=7)
-    start: str = Field(examples=["15:00"], pattern=r"^\d\d:\d\d$")
-    end: str = Field(examples=["17:30"], pattern=r"^\d\d:\d\d$")
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        min_length=1, max_length=7, json_schema_extra={"uniqueItems": True}
+    )
+    start: str = Field(examples=["15:00"], pattern=f"^{_CLOCK}$")
+    end: str = Field(examples=["17:30"], pattern=f"^({_CLOCK}|24:00)$")
 
     @model_validator(mode="after")
     def _times(self) -> Window:
@@ -37,7 +43,7 @@ class Window(StrictModel):
 
 
 class RadiusArea(StrictModel):
-    radius_m: JsonInt = Field(ge=MIN_RADIUS_M, le=MAX_RADIUS_M)
+    radius_m: Annotated[int, Integer(ge=MIN_RADIUS_M, le=MAX_RADIUS_M)]
 
 
 class GeoJSONArea(StrictModel):
@@ -53,23 +59,17 @@ _RULES = (
 Status = Literal["draft", "active", "paused", "ended"]
 
 
-def _windows_unique(windows: list[Window]) -> list[Window]:
-    if len(windows) > 28:
-        raise ValueError("at most 28 windows")
-    return windows
-
-
 class DealCreate(StrictModel):
-    store_id: JsonInt = Field(ge=1)
+    store_id: Annotated[int, Integer(ge=1)]
     title: Title
     description: Description = ""
     category: Category
     area: Area
     valid_from: JsonTime
     valid_until: JsonTime
-    windows: Annotated[list[Window], AfterValidator(_windows_unique)] = Field(default_factory=list)
+    windows: list[Window] = Field(default_factory=list, max_length=MAX_WINDOWS)
     status: Status = "draft"
-    max_redemptions: JsonInt | None = Field(default=None, ge=1, le=100_000_000)
+    max_redemptions: Redemptions | None = None
     frequency_rules: FrequencyRules = Field(default_factory=list, description=_RULES)
 
     @model_validator(mode="after")
@@ -80,17 +80,19 @@ class DealCreate(StrictModel):
 
 
 class DealUpdate(StrictModel):
-    store_id: JsonInt | None = Field(default=None, ge=1)
-    title: Title | None = None
-    description: Description | None = None
-    category: Category | None = None
-    area: Area | None = None
-    valid_from: JsonTime | None = None
-    valid_until: JsonTime | None = None
-    windows: Annotated[list[Window], AfterValidator(_windows_unique)] | None = None
-    status: Status | None = None
-    max_redemptions: JsonInt | None = Field(default=None, ge=1, le=100_000_000)
-    frequency_rules: FrequencyRules | None = Field(default=None, description=_RULES)
+    """The fields to change; a field left out stays as it is. Only `max_redemptions` may be null (no quota)."""
+
+    store_id: Omittable[Annotated[int, Integer(ge=1)]] = None
+    title: Omittable[Title] = None
+    description: Omittable[Description] = None
+    category: Omittable[Category] = None
+    area: Omittable[Area] = None
+    valid_from: Omittable[JsonTime] = None
+    valid_until: Omittable[JsonTime] = None
+    windows: Omittable[Annotated[list[Window], Field(max_length=MAX_WINDOWS)]] = None
+    status: Omittable[Status] = None
+    max_redemptions: Redemptions | None = None
+    frequency_rules: Omittable[FrequencyRules] = Field(default=None, description=_RULES + " `[]` clears them.")
 
 
 class DealPublic(BaseModel):

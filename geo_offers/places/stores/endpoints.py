@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from consent.errors import InvalidInput
 from geo_offers.kit.deps import MerchantKey, NowDep, ServicesDep, SessionDep, SettingsDep
 from geo_offers.kit.params import After, RowId
 from geo_offers.places.deals import repository as deals_repo
@@ -63,21 +62,29 @@ def create_store(body: StoreCreate, principal: MerchantKey, session: SessionDep,
     return store_public(stores_repo.create_store(session, merchant_of(principal), values, now))
 
 
+_FEATURE_COLLECTION = {
+    "type": "object",
+    "description": "A GeoJSON FeatureCollection of 1 to 100,000 Point features with the properties name, address, "
+    "timezone (optional) and categories (optional list). Each feature is checked on its own; the answer lists "
+    "those that failed.",
+    "required": ["type", "features"],
+    "properties": {
+        "type": {"const": "FeatureCollection"},
+        "features": {"type": "array", "minItems": 1, "maxItems": store_import.MAX_ROWS, "items": {}},
+    },
+}
 _IMPORT_BODY = {
     "required": True,
     "content": {
-        "application/geo+json": {
-            "schema": {
-                "type": "object",
-                "description": "A FeatureCollection of Point features; properties "
-                "name, address, timezone (optional), categories (optional list).",
-            }
-        },
+        "application/geo+json": {"schema": _FEATURE_COLLECTION},
+        "application/json": {"schema": _FEATURE_COLLECTION},
         "text/csv": {
             "schema": {
                 "type": "string",
-                "description": "Header name,address,lon,lat[,timezone][,categories]; "
-                "categories separated by semicolons.",
+                "description": "UTF-8 CSV: the header name,address,lon,lat, optionally followed by ,timezone and "
+                "then ,categories (semicolon-separated), then 1 to 100,000 rows. Each row is checked on its own; "
+                "the answer lists those that failed.",
+                "pattern": f"^\\ufeff?{store_import.CSV_HEADER.pattern}(\\r\\n|\\n|\\r)[\\s\\S]*[^\\r\\n][\\s\\S]*$",
             }
         },
     },
@@ -118,13 +125,13 @@ def list_stores(
     return StoreList(items=items, next_after=items[-1].id if len(items) == limit else None)
 
 
-@router.get("/{store_id}")
+@router.get("/{store_id:int}")
 def get_store(store_id: RowId, principal: MerchantKey, session: SessionDep) -> StorePublic:
     """One of the merchant's stores."""
     return store_public(stores_repo.get_store(session, merchant_of(principal), store_id))
 
 
-@router.patch("/{store_id}")
+@router.patch("/{store_id:int}")
 def update_store(
     store_id: RowId,
     body: StoreUpdate,
@@ -137,15 +144,13 @@ def update_store(
     changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"location"})
     if body.location is not None:
         changes["lon"], changes["lat"] = body.location.coordinates
-    if any(v is None for v in changes.values()):
-        raise InvalidInput("fields of a store cannot be set to null")
     row = stores_repo.update_store(session, merchant_of(principal), store_id, changes, now)
     if body.location is not None:
         deals_repo.rebuild_radius_deals(session, store_id, row.lat, row.lon, now, index_res=settings.index_res)
     return store_public(row)
 
 
-@router.delete("/{store_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@router.delete("/{store_id:int}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 def delete_store(store_id: RowId, principal: MerchantKey, session: SessionDep) -> Response:
     """Delete a store without deals (409 while it has some)."""
     stores_repo.delete_store(session, merchant_of(principal), store_id)

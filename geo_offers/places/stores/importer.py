@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,7 +20,7 @@ import orjson
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from consent.errors import InvalidInput
+from consent.errors import InvalidInput, MalformedBody, UnsupportedMediaType
 from geo_offers.places.stores import repository as stores_repo
 from geo_offers.places.stores.schemas import StoreCreate
 
@@ -29,6 +31,8 @@ STAGE_INSERT = "inserting stores"
 Progress = Callable[[str, int, int], None]
 CSV_REQUIRED = ("name", "address", "lon", "lat")
 CSV_OPTIONAL = ("timezone", "categories")
+#: The CSV header line, exactly: the OpenAPI document states it as the start of the body's pattern.
+CSV_HEADER = re.compile("name,address,lon,lat(,timezone)?(,categories)?")
 
 
 @dataclass
@@ -50,8 +54,13 @@ def _messages(error: ValidationError) -> list[str]:
 def _features(data: bytes) -> Iterator[tuple[int, Any]]:
     try:
         document = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"the file is not valid JSON: {exc}") from exc
+    except orjson.JSONDecodeError:
+        # orjson refuses what JSON allows but it does not handle (integers beyond 64 bits): ask the standard
+        # library, which reads every JSON text, before calling the file malformed.
+        try:
+            document = json.loads(data)
+        except (ValueError, RecursionError) as exc:
+            raise MalformedBody(f"the file is not valid JSON: {exc}") from exc
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         raise InvalidInput("a GeoJSON import must be a FeatureCollection")
     features = document.get("features")
@@ -78,9 +87,10 @@ def _rows(data: bytes) -> Iterator[tuple[int, Any]]:
     columns = [c.strip() for c in reader.fieldnames or []]
     missing = [c for c in CSV_REQUIRED if c not in columns]
     unknown = [c for c in columns if c not in CSV_REQUIRED + CSV_OPTIONAL]
-    if missing or unknown:
+    if missing or unknown or not CSV_HEADER.fullmatch(re.split(r"\r\n|\n|\r", text, maxsplit=1)[0]):
         raise InvalidInput(
-            f"CSV columns must be {', '.join(CSV_REQUIRED)} and optionally {', '.join(CSV_OPTIONAL)}"
+            f"the CSV header must be {','.join(CSV_REQUIRED)} followed by the optional columns "
+            f"{', '.join(CSV_OPTIONAL)}, in this order"
             + (f"; missing: {', '.join(missing)}" if missing else "")
             + (f"; unknown: {', '.join(unknown)}" if unknown else "")
         )
@@ -191,4 +201,4 @@ def kind_of(content_type: str | None, filename: str | None = None) -> str:
         return "csv"
     if media in ("application/json", "application/geo+json"):
         return "geojson"
-    raise InvalidInput("send application/geo+json (a FeatureCollection) or text/csv")
+    raise UnsupportedMediaType("send application/geo+json (a FeatureCollection) or text/csv")

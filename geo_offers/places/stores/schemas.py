@@ -2,46 +2,42 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, WithJsonSchema
 
-from consent.strict import JsonFloat, StrictModel
+from consent.strict import JsonFloat, Omittable, StrictModel, Text
 from geo_offers.places.categories import Category
 
-Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Text200 = Annotated[str, StringConstraints(max_length=200), Text()]
+Address = Annotated[str, StringConstraints(max_length=500), Text()]
+#: IANA zone names (with a region, or UTC): the document lists them all, so a client can offer the choice.
+ZONES = sorted(zone for zone in available_timezones() if "/" in zone or zone == "UTC")
+_ZONE_SET = frozenset(ZONES)
 
 
 def _timezone(value: str) -> str:
-    try:
-        if "/" not in value and value != "UTC":
-            raise ValueError
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError("timezone must be an IANA zone name such as Europe/Berlin") from exc
+    if value not in _ZONE_SET:
+        raise ValueError("timezone must be an IANA zone name such as Europe/Berlin")
     return value
 
 
-TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_timezone)]
+TimeZone = Annotated[
+    str,
+    AfterValidator(_timezone),
+    WithJsonSchema({"type": "string", "enum": ZONES, "description": "An IANA time zone name."}),
+]
+Longitude = Annotated[JsonFloat, Field(ge=-180, le=180, allow_inf_nan=False)]
+Latitude = Annotated[JsonFloat, Field(ge=-90, le=90, allow_inf_nan=False)]
 
 
 class PointIn(StrictModel):
     """A GeoJSON Point, [lon, lat]."""
 
     type: Literal["Point"]
-    coordinates: list[JsonFloat] = Field(min_length=2, max_length=2, examples=[[13.405, 52.52]])
-
-    @field_validator("coordinates")
-    @classmethod
-    def _in_range(cls, value: list[float]) -> list[float]:
-        lon, lat = value
-        if not (math.isfinite(lon) and math.isfinite(lat)) or not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            raise ValueError("coordinates are [lon, lat] with lon in [-180, 180] and lat in [-90, 90]")
-        return value
+    coordinates: tuple[Longitude, Latitude] = Field(examples=[[13.405, 52.52]])
 
 
 class StoreCreate(StrictModel):
@@ -53,11 +49,13 @@ class StoreCreate(StrictModel):
 
 
 class StoreUpdate(StrictModel):
-    name: Text200 | None = None
-    address: Address | None = None
-    location: PointIn | None = None
-    timezone: TimeZone | None = None
-    categories: list[Category] | None = Field(default=None, max_length=10)
+    """The fields to change; a field left out stays as it is (none may be null)."""
+
+    name: Omittable[Text200] = None
+    address: Omittable[Address] = None
+    location: Omittable[PointIn] = None
+    timezone: Omittable[TimeZone] = None
+    categories: Omittable[Annotated[list[Category], Field(max_length=10)]] = None
 
 
 class PointOut(BaseModel):
