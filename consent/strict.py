@@ -113,7 +113,7 @@ class Text:
             raise ValueError("text must not contain NUL characters")
         stripped = value.strip(BLANKS)
         if self.filled and not stripped:
-            raise ValueError("text must hold something other than blanks")
+            raise ValueError("text must not be empty" if not value else "text must hold something other than blanks")
         return stripped if self.strip else value
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:

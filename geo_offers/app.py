@@ -87,7 +87,7 @@ def create_app(
         listener.on("geo_offers_keys", keys.invalidate)
         listener.on_reset(keys.clear)
         matcher = Matcher(DealIndex(settings.index_res), max_entries=settings.match_cache_entries)
-        feed = IndexFeed(matcher, pool, listener, engine=db.engine, clock=clock)
+        feed = IndexFeed(matcher, pool, listener, engine=db.engine, clock=clock, poll_s=settings.index_poll_s)
         services = Services(
             settings=settings,
             db=db,
@@ -109,6 +109,7 @@ def create_app(
         metrics.track("match_cache_hits", lambda: matcher.hits)
         metrics.track("match_cache_misses", lambda: matcher.misses)
         metrics.track("index_changes_applied", lambda: feed.applied)
+        metrics.track("index_reloads", lambda: feed.reloads)
         metrics.track("counter_rows_flushed", lambda: services.counter.flushed_rows)
         metrics.track("counter_rows_dropped", lambda: services.counter.dropped_rows)
         metrics.track("consent_decisions_committed", lambda: services.decisions.decisions)
@@ -121,9 +122,7 @@ def create_app(
         # Serve once the deal index is loaded, so a new worker answers matches at once. When the database is
         # down (or the load is slow) start anyway: /readyz and match answer 503 until the index is there.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(listener.settled.wait(), settings.index_load_timeout_s)
-            if listener.connected:
-                await asyncio.wait_for(feed.ready.wait(), settings.index_load_timeout_s)
+            await asyncio.wait_for(feed.settled.wait(), settings.index_load_timeout_s)
         if settings.gc_freeze:
             # What start-up built (modules, routes, settings, the index's bookkeeping) lives as long as the
             # worker: keep it out of the collector's passes, which otherwise scan it all at every full pass.

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
 
     index_res: int = Field(default=8, ge=5, le=9, description="H3 resolution of deal coverage cells.")
     index_load_timeout_s: float = Field(default=120.0, gt=0, description="How long start-up waits for the index.")
+    index_poll_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="How often each worker looks for deal changes without a notification (the only way on a standby).",
+    )
     match_fast_path: bool = Field(
         default=True, description="Serve POST /v1/offers/match from an ASGI fast path (same checks and answers)."
     )
@@ -54,6 +60,11 @@ class Settings(BaseSettings):
         default=1.0, gt=0, le=10, description="Differential-privacy budget of one insight release (all its figures)."
     )
     retention_days: int = Field(default=90, ge=1, description="Days hourly counters are kept before roll-up.")
+    deal_changes_kept_h: int = Field(
+        default=24,
+        ge=1,
+        description="Hours the retention job keeps deal change rows (a worker further behind loads everything again).",
+    )
     retention_daily_days: int = Field(default=730, ge=1, description="Days daily counters are kept.")
     insights_weeks: int = Field(default=4, ge=1, le=52, description="Complete weeks an hour-of-week figure covers.")
     insights_settle_s: int = Field(

