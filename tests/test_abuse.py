@@ -360,8 +360,9 @@ def test_sql_injection_in_every_string_field_and_filter_changes_nothing(
     for table in ("deals", "merchants", "api_keys"):
         expected[table] += created.get(table, 0)
     changed = {t for t in after if after[t] != expected[t]}
-    # Coverage rows follow the deals; nothing else may have moved (no consent event, no ledger change).
-    assert changed <= {"deal_cells"}, {t: (before[t], after[t]) for t in changed}
+    # Coverage rows and change rows follow the deals; nothing else may have moved (no consent event, no ledger
+    # change).
+    assert changed <= {"deal_cells", "deal_changes"}, {t: (before[t], after[t]) for t in changed}
     for path, field, literal in stored:
         assert client.get(path, headers=merchant).json()[field] == literal
 

@@ -70,8 +70,17 @@ def test_refused_audit_calls_are_logged_with_their_outcome(env: Env) -> None:
 
 
 def test_unknown_parameter_names_are_logged_as_unknown(env: Env) -> None:
-    env.client.get(EVENTS, params={"limit": 5, "someone@example.com": "1"}, headers=env.dpo)
-    assert _log(env)[0]["params"] == ["(unknown)", "limit"]
+    """The call is refused before it reaches the route (422 naming the parameter), and logged all the same."""
+    sent = {"limit": 5, "someone@example.com": "1"}
+    assert_problem(env.client.get(EVENTS, params=sent, headers=env.dpo), 422, "invalid-input")
+    assert_problem(env.client.get(EVENTS, params=sent, headers=env.app), 422, "invalid-input")
+    assert_problem(env.client.get(EVENTS, params=sent), 422, "invalid-input")
+    logged = [(i["key_id"], i["params"], i["status"]) for i in _log(env)[:3]]
+    assert logged == [
+        (_key_id(env.dpo), ["(unknown)", "limit"], 422),
+        (_key_id(env.app), ["(unknown)", "limit"], 422),
+        (None, ["(unknown)", "limit"], 422),
+    ]
     assert scan_database(env.url, ["someone@example.com"]) == []
 
 

@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
+import typer
 from sqlalchemy import text
 
-from geo_offers.cli import main
+from geo_offers.cli import app, main
 from geo_offers.kit.database import Database
 from geo_offers.settings import Settings
 
@@ -208,10 +210,6 @@ def _commands(command: Any, path: str = "geo-offers") -> Iterator[tuple[str, Any
 
 
 def test_every_command_and_option_says_what_it_does_in_plain_words() -> None:
-    import typer
-
-    from geo_offers.cli import app
-
     seen = []
     for path, command in _commands(typer.main.get_command(app)):
         assert command.help and command.help.strip(), f"{path} has no help"
@@ -231,3 +229,16 @@ def test_a_group_alone_prints_its_help_and_exits_2(capsys: pytest.CaptureFixture
     assert main(["ledger"]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "verify-export" in captured.err and "Check a ledger export offline" in captured.err
+
+
+def test_every_option_is_spelled_in_lower_case() -> None:
+    """Typer below 0.28 named an option after its metavar when both were the same word (``--ROLE ROLE``)."""
+    wrong = [
+        f"{path} {name}"
+        for path, command in _commands(typer.main.get_command(app))
+        for param in command.params
+        if isinstance(param, click.Option)
+        for name in param.opts
+        if name.startswith("--") and name != name.lower()
+    ]
+    assert not wrong

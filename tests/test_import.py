@@ -157,7 +157,7 @@ def test_the_cli_imports_with_a_progress_bar(
     assert main(["stores", "import", str(path), "--merchant", str(merchant_id)]) == 3
     out, err = capsys.readouterr()
     ids = [int(line) for line in out.splitlines()]
-    assert len(ids) == 2 and "row 2:" in err and "[" in err and "2/2" in err
+    assert len(ids) == 2 and "row 2: location.coordinates.1 (lat)" in err and "2/2" in err
     assert store_count(db, merchant_id) == 2
     csv_path = tmp_path / "stores.csv"
     csv_path.write_text("name,address,lon,lat\nA,Weg 1,8.68,50.11\n")

@@ -23,7 +23,8 @@ keys = typer.Typer(name="keys", help="API keys: create, list, revoke.", no_args_
 @db.command("upgrade")
 def db_upgrade(
     revision: Annotated[
-        str, typer.Option(metavar="REVISION", help="The Alembic revision to migrate to; head is the newest.")
+        str,
+        typer.Option("--revision", metavar="REVISION", help="The Alembic revision to migrate to; head is the newest."),
     ] = "head",
 ) -> int:
     """Apply the database migrations.
@@ -46,7 +47,7 @@ def merchant_create(name: Annotated[str, typer.Argument(metavar="NAME", help="Th
 @keys.command("create")
 def key_create(
     role: Annotated[
-        key_repo.Role, typer.Option(metavar="ROLE", help="What the key may do: app, merchant, dpo or admin.")
+        key_repo.Role, typer.Option("--role", metavar="ROLE", help="What the key may do: app, merchant, dpo or admin.")
     ],
     merchant: Annotated[
         int | None, typer.Option(metavar="ID", help="The merchant a merchant key is bound to (merchant keys only).")

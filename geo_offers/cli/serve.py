@@ -18,7 +18,9 @@ def serve(
     host: Annotated[
         str, typer.Option(metavar="ADDRESS", help="The address to listen on; 0.0.0.0 listens on every interface.")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, metavar="PORT", help="The TCP port to listen on.")] = 8000,
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65535, metavar="PORT", help="The TCP port to listen on.")
+    ] = 8000,
     workers: Annotated[
         int, typer.Option(min=1, metavar="N", help="Worker processes; each holds its own deal index and database pool.")
     ] = 1,

@@ -19,6 +19,7 @@ know is logged as ``(unknown)``, since a name is chosen by the caller too.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -120,6 +121,19 @@ async def log_call(request: Request, route: str, status: int) -> None:
 
 class AuditedRoute(APIRoute):
     """A route whose every call is logged with its outcome (see the module docstring)."""
+
+    async def log_refusal(self, request: Request, status: int) -> None:
+        """Log a call refused before it reached the route (an unknown query parameter, a body of the wrong type),
+        under the key that sent it when that key authenticates."""
+        services: Services = request.app.state.services
+        authorization = request.headers.get("authorization", "")
+        scheme, _, token = authorization.partition(" ")
+        principal = None
+        if scheme.lower() == "bearer" and token:
+            with contextlib.suppress(DomainError):
+                principal = await services.keys.authenticate(token.strip())
+        request.state.principal = principal
+        await log_call(request, self.path_format, status)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """The route's own handler, wrapped so that the log line is written whatever happens."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.routing import RouteContext
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -104,6 +104,13 @@ def media_error(content_type: str | None, operation: Operation) -> DomainError |
     return UnsupportedMediaType(f"send the body as {wanted}, {sent}")
 
 
+async def _refused(route: RouteContext | None, scope: Scope, status: int) -> None:
+    """Tell a route that keeps a log of its calls (the audit routes) that one was refused before reaching it."""
+    hook = getattr(route.original_route, "log_refusal", None) if route is not None else None
+    if hook is not None:
+        await hook(Request(scope), status)
+
+
 class ContractMiddleware:
     """Refuses requests that break the rules above before they reach a route."""
 
@@ -135,12 +142,14 @@ class ContractMiddleware:
                 names = ", ".join(str(e["loc"][1]) for e in errors)
                 response = validation_problem(errors, detail=f"query parameters not taken as sent: {names}; see errors")
                 scope["route"] = route  # counted under its route in the metrics
+                await _refused(route, scope, 422)
                 await response(scope, receive, send)
                 return
             if check_media:
                 error = media_error(content_type, operation)
             if error is not None:
                 scope["route"] = route
+                await _refused(route, scope, error.status)
                 await render(error)(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -43,11 +43,20 @@ class ImportOutcome:
     failed: list[tuple[int, list[str]]] = field(default_factory=list)
 
 
+#: A point's coordinates by the names of a CSV's columns (GeoJSON's order is the same: longitude, latitude).
+_COORDINATES = {
+    "location.coordinates.0": "location.coordinates.0 (lon)",
+    "location.coordinates.1": "location.coordinates.1 (lat)",
+}
+
+
 def _messages(error: ValidationError) -> list[str]:
     out = []
     for item in error.errors():
         where = ".".join(str(part) for part in item["loc"])
-        out.append(f"{where}: {item['msg']}" if where else str(item["msg"]))
+        where = _COORDINATES.get(where, where)
+        msg = str(item["msg"]).removeprefix("Value error, ")
+        out.append(f"{where}: {msg}" if where else msg)
     return out
 
 
