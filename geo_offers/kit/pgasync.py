@@ -47,7 +47,10 @@ async def wait_ready(conn: Any, timeout: float) -> None:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError
-            await asyncio.wait_for(fut, remaining)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation that arrives as
+            # the socket becomes ready, and the cancelled task would carry on as if nothing happened.
+            async with asyncio.timeout(remaining):
+                await fut
         finally:
             remove(fd)
 
@@ -113,7 +116,8 @@ class AsyncPool:
     async def _execute(self, sql: str, params: Sequence[Any] | dict[str, Any], read: Callable[[Any], _Rows]) -> _Rows:
         """Run one statement on a free connection and ``read`` its cursor before the connection is free again."""
         try:
-            conn = await asyncio.wait_for(self._idle.get(), self._timeout)
+            async with asyncio.timeout(self._timeout):
+                conn = await self._idle.get()
         except TimeoutError as exc:
             raise ServiceUnavailable("the database pool is exhausted") from exc
         try:

@@ -73,6 +73,7 @@ class IndexFeed:
         self.applied = 0  # change rows applied since start
         self.reloads = 0
         self._generation = 0  # bumped by every full load
+        self._stopping = False
         listener.on(CHANNEL, self._notified)
         listener.on_reset(self._wake.set)  # notifications may have been missed meanwhile: look at the table
 
@@ -110,13 +111,14 @@ class IndexFeed:
 
     async def stop(self) -> None:
         """Stop the background task."""
+        self._stopping = True  # ends the loop even where a cancellation gets lost in a library
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
     async def _run(self) -> None:
-        while not self.ready.is_set():
+        while not self.ready.is_set() and not self._stopping:
             try:
                 await self.reload()
             except Exception as exc:  # noqa: BLE001 - the database may not be up yet: try again
@@ -124,9 +126,12 @@ class IndexFeed:
                 self.settled.set()
                 await asyncio.sleep(RETRY_S)
         self.settled.set()
-        while True:
+        while not self._stopping:
+            # asyncio.timeout, not wait_for: in Python 3.11 wait_for can swallow a cancellation that arrives as
+            # the event is set, and stop() would then wait for a loop that never ends.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                async with asyncio.timeout(self._poll_s):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.catch_up()
