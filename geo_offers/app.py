@@ -102,7 +102,7 @@ def create_app(
         listener.on("geo_offers_keys", keys.invalidate)
         listener.on_reset(keys.clear)
         matcher = Matcher(DealIndex(settings.index_res), max_entries=settings.match_cache_entries)
-        feed = IndexFeed(matcher, pool, listener, engine=db.engine, clock=clock, poll_s=settings.index_poll_s)
+        feed = IndexFeed(matcher, reads, listener, connect=db.reading, clock=clock, poll_s=settings.index_poll_s)
         services = Services(
             settings=settings,
             db=db,

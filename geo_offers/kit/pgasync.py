@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import psycopg2
 import psycopg2.extensions as pgext
@@ -99,6 +99,14 @@ def _dicts(cur: Any) -> list[dict[str, Any]]:
         return []
     names = [column.name for column in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+class Queries(Protocol):
+    """What the hot paths ask of a pool (``AsyncPool``, or ``ReadPool`` with its fallback)."""
+
+    async def fetch(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    async def fetch_named(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]: ...
 
 
 class AsyncPool:

@@ -4,7 +4,10 @@ Changes come from ``deal_changes``, the rows the deals and stores triggers write
 numbered in commit order (migration 0009). The full load notes the number its snapshot reached; from then on
 the feed reads the changes after the last number it applied, re-reads the deals they name and updates the index.
 It looks whenever a NOTIFY on ``geo_offers_deals`` wakes it (the fast path on the primary) and at least every
-``poll_s`` seconds (the only path on a standby, where NOTIFY never arrives). A lost LISTEN connection therefore
+``poll_s`` seconds (the only path on a standby, where NOTIFY never arrives). With a read database, the changes,
+the deals they name and the full load are all read there (``pool`` and ``connect`` are the read side), while
+the notifications still come from the primary's LISTEN: a notification makes the feed look at once, and a look
+that finds the standby not yet there is repeated by the next poll. A lost LISTEN connection therefore
 costs nothing but latency: nothing is reloaded, the table still holds what the notifications said. Only a gap
 (changes pruned before they were read) or a flood of changes (a large import) makes it load everything again.
 """
@@ -18,13 +21,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
-
 from geo_offers.kit.clock import Clock
-from geo_offers.kit.pgasync import AsyncPool, Listener
+from geo_offers.kit.pgasync import Listener, Queries
 from geo_offers.matching.matcher import Matcher
 from geo_offers.matching.records import DealRecord
-from geo_offers.matching.source import BY_DEALS, BY_STORES, CHANGES_AFTER, ChangeBatch, batch_from, load_index, record
+from geo_offers.matching.source import (
+    BY_DEALS,
+    BY_STORES,
+    CHANGES_AFTER,
+    ChangeBatch,
+    Connect,
+    batch_from,
+    load_index,
+    record,
+)
 
 log = logging.getLogger(__name__)
 CHANNEL = "geo_offers_deals"
@@ -52,16 +62,16 @@ class IndexFeed:
     def __init__(
         self,
         matcher: Matcher,
-        pool: AsyncPool,
+        pool: Queries,
         listener: Listener,
         *,
-        engine: Engine,
+        connect: Connect,
         clock: Clock,
         poll_s: float = 0.5,
     ) -> None:
         self.matcher = matcher
         self._pool = pool
-        self._engine = engine
+        self._connect = connect
         self._clock = clock
         self._poll_s = poll_s
         self._wake = asyncio.Event()
@@ -96,7 +106,7 @@ class IndexFeed:
 
     async def reload(self) -> None:
         """Load every matchable deal into a new index and swap it in (old answers keep flowing meanwhile)."""
-        index, seq = await asyncio.to_thread(load_index, self._engine, self.matcher.index.res, self._cutoff())
+        index, seq = await asyncio.to_thread(load_index, self._connect, self.matcher.index.res, self._cutoff())
         self._generation += 1
         self.matcher.replace(index)
         self.seq = seq
