@@ -149,6 +149,18 @@ def test_the_area_catalogue_answers_from_the_primary_while_the_read_database_is_
         assert_problem(client.get("/readyz"), 503, "service-unavailable")
 
 
+def test_a_match_answers_503_when_the_primary_cannot_be_reached(clock: FakeClock) -> None:
+    # The match fast path answers outside FastAPI's error handlers: a key lookup that cannot reach the
+    # database is a 503 problem there too, never a bare 500.
+    settings = make_settings(NOWHERE, db_connect_timeout_s=1, index_load_timeout_s=0.1)
+    with TestClient(create_app(settings, clock=clock, log=False)) as client:
+        key = "gok_0123456789ab_" + "A" * 43
+        body = {"subject_id": "2f1c1d0e-9a4b-4c55-8f0a-1b2c3d4e5f60", "cell": "871f1d489ffffff"}
+        response = client.post("/v1/offers/match", json=body, headers={"Authorization": f"Bearer {key}"})
+    assert_problem(response, 503, "service-unavailable")
+    assert response.headers["Retry-After"]
+
+
 async def _hanging(scope: Scope, receive: Receive, send: Send) -> None:
     """An app whose database never answers."""
     if scope["path"] == "/stream":
