@@ -23,7 +23,9 @@ def _free_port() -> int:
 def test_a_primary_and_standby_fleet_keeps_its_promises_under_faults(capsys: pytest.CaptureFixture[str]) -> None:
     ports = ",".join(str(_free_port()) for _ in range(3))
     argv = ["--primary-port", str(_free_port()), "--standby-port", str(_free_port()), "--ports", ports]
-    status = replicas.main([*argv, "--trials", "30", "--rounds", "5", "--cost-seconds", "0", "--outage", "2"])
+    status = replicas.main(
+        [*argv, "--trials", "30", "--rounds", "5", "--cost-seconds", "0", "--outage", "2", "--gate-port", "0"]
+    )
     report = capsys.readouterr().out
     assert status == 0, report
     assert '"standby-reader-1": 0' in report and "lost: 0" in report

@@ -35,10 +35,12 @@ ORIGIN = (52.52, 13.405)
 class Uvicorn(Service):
     """The service under uvicorn (uvloop, httptools), as ``geo-offers serve`` runs it, one worker."""
 
+    factory = "geo_offers.app:create_app_from_env"
+
     def start(self) -> float:
         started = time.monotonic()
         command = [
-            sys.executable, "-m", "uvicorn", "--factory", "geo_offers.app:create_app_from_env",
+            sys.executable, "-m", "uvicorn", "--factory", self.factory,
             "--host", "127.0.0.1", "--port", str(self.port), "--loop", "uvloop", "--http", "httptools",
             "--no-access-log",
         ]  # fmt: skip
@@ -46,6 +48,12 @@ class Uvicorn(Service):
             self.process = subprocess.Popen(command, env=self.env, stdout=out, stderr=out)
         self.wait_ready()
         return time.monotonic() - started
+
+
+class GateOnStandby(Uvicorn):
+    """The harness-only variant whose consent gate asks the standby (tests/faults/gate_standby.py)."""
+
+    factory = "tests.faults.gate_standby:create_app_from_env"
 
 
 @dataclass
@@ -63,9 +71,13 @@ def _cli(env: dict[str, str], *args: str) -> str:
 class Fleet:
     """The pair, its schema and data, and the running instances."""
 
-    def __init__(self, pair: Pair, ports: list[int], standby_readers: int, extra_env: dict[str, str]) -> None:
+    def __init__(
+        self, pair: Pair, ports: list[int], standby_readers: int, extra_env: dict[str, str], gate_port: int = 0
+    ) -> None:
         self.pair = pair
         self.ports = ports
+        self.gate_port = gate_port  # when set: one more instance, its consent gate on the standby (not a reader)
+        self.gate_on_standby: Instance | None = None
         self.standby_readers = standby_readers
         self.env = {
             **os.environ,
@@ -100,7 +112,12 @@ class Fleet:
             name = f"standby-reader-{i}" if standby else "primary-reader"
             logfile = self.pair.primary.root / f"{name}.log"
             self.instances.append(Instance(name, port, Uvicorn(env, port, logfile), standby))
-        for instance in self.instances:
+        if self.gate_port:
+            env = {**self.env, "GEO_OFFERS_READ_DATABASE_URL": self.pair.standby_url()}
+            logfile = self.pair.primary.root / "gate-on-standby.log"
+            service = GateOnStandby(env, self.gate_port, logfile)
+            self.gate_on_standby = Instance("gate-on-standby", self.gate_port, service, True)
+        for instance in [*self.instances, *([self.gate_on_standby] if self.gate_on_standby else [])]:
             try:
                 instance.service.start()
             except RuntimeError:
@@ -130,7 +147,7 @@ class Fleet:
         return [i for i in self.instances if i.reads_standby]
 
     def stop(self) -> None:
-        for instance in self.instances:
+        for instance in [*self.instances, *([self.gate_on_standby] if self.gate_on_standby else [])]:
             instance.service.stop()
 
     # --- requests -------------------------------------------------------------------------------------------

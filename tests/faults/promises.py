@@ -147,8 +147,51 @@ def gate_costs(fleet: Fleet, seconds: float, clients: int) -> dict[str, Any]:
     fleet.pair.synchronous(False)
     subject = str(uuid.uuid4())
     assert fleet.grant(writer, subject)[0] in (200, 201)
-    for instance in (fleet.instances[0], fleet.readers[0]):
+    gate_standby = [fleet.gate_on_standby] if fleet.gate_on_standby else []
+    for instance in (fleet.instances[0], fleet.readers[0], *gate_standby):
         figures[f"matches at {instance.name}, {clients} clients"] = _rate(
             lambda i=instance: fleet.match(i, subject)[0], clients, seconds
         )
     return figures
+
+
+def gate_on_standby_trials(fleet: Fleet, trials: int) -> dict[str, Any]:
+    """The option not taken: grant and withdraw through the primary reader, match at once at the instance whose
+    gate asks the standby; with an asynchronous standby and with remote_apply. A 200 right after an acknowledged
+    withdrawal is stale; a 403 right after an acknowledged grant is a grant not seen yet."""
+    assert fleet.gate_on_standby is not None
+    writer, reader = fleet.instances[0], fleet.gate_on_standby
+    figures: dict[str, Any] = {}
+    for label, synchronous in (("asynchronous standby", False), ("remote_apply", True)):
+        fleet.pair.synchronous(synchronous)
+        time.sleep(0.5)
+        stale = unseen = 0
+        for _ in range(trials):
+            subject = str(uuid.uuid4())
+            assert fleet.grant(writer, subject)[0] in (200, 201)
+            unseen += fleet.match(reader, subject)[0] == 403
+            assert fleet.withdraw(writer, subject)[0] == 200
+            stale += fleet.match(reader, subject)[0] == 200
+        figures[label] = {"trials": trials, "stale after withdrawal": stale, "grant not seen yet": unseen}
+    fleet.pair.synchronous(False)
+    return figures
+
+
+def synchronous_standby_down(fleet: Fleet, requests: int = 5) -> dict[str, Any]:
+    """With remote_apply to the standby, stop the standby and grant: how long writes wait and what they answer
+    (the request deadline ends each wait with 503; PostgreSQL has committed them locally all the same)."""
+    writer = fleet.instances[0]
+    fleet.pair.synchronous(True)
+    fleet.pair.standby.stop("immediate")
+    answers: list[tuple[int, float]] = []
+    try:
+        for _ in range(requests):
+            started = time.monotonic()
+            status, _ = fleet.grant(writer, str(uuid.uuid4()))
+            answers.append((status, round(time.monotonic() - started, 2)))
+    finally:
+        fleet.pair.synchronous(False)
+        fleet.pair.standby.start()
+        fleet.pair.wait_caught_up()
+    after = fleet.grant(writer, str(uuid.uuid4()))[0]
+    return {"answers (status, seconds)": answers, "first grant after the standby was made asynchronous": after}

@@ -3,8 +3,9 @@ service instances reading from the standby and one from the primary (real uvicor
 
   1. withdraw-then-match trials: a withdrawal through one instance is effective on the next match at every other,
   2. freshness: publish and pause through the primary reader, time until the standby readers' matches show it,
-  3. the consent gate's costs: consent grants with an asynchronous standby and with a synchronous one
-     (synchronous_commit = remote_apply), matches at each kind of instance,
+  3. the consent gate on the standby (the option not taken, a fourth, harness-only instance): stale answers with
+     an asynchronous standby and with remote_apply; the costs: consent grants with an asynchronous standby and
+     with a synchronous one (synchronous_commit = remote_apply), matches at each kind of instance,
   4. faults under client load: standby down, primary down, standby lagging, primary frozen, standby frozen,
   5. checks: every acknowledged consent write is in the ledger on the primary and on the standby.
 
@@ -72,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-lag", type=float, default=2.0, help="GEO_OFFERS_MAX_REPLICA_LAG_SECONDS")
     parser.add_argument("--request-timeout", type=float, default=3.0, help="GEO_OFFERS_REQUEST_TIMEOUT_S")
     parser.add_argument("--cost-seconds", type=float, default=5.0, help="seconds per cost figure (0: skip them)")
+    parser.add_argument("--gate-port", type=int, default=18304, help="the gate-on-standby instance (0: none)")
+    parser.add_argument("--gate-trials", type=int, default=300, help="trials against the gate-on-standby instance")
     parser.add_argument("--no-faults", action="store_true", help="only the trials and freshness")
     parser.add_argument("--logs", type=Path, help="copy the instances' and clusters' logs into this folder")
     args = parser.parse_args(argv)
@@ -83,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         "GEO_OFFERS_REQUEST_TIMEOUT_S": str(args.request_timeout),
         "GEO_OFFERS_DB_CONNECT_TIMEOUT_S": "2",
     }
-    fleet = Fleet(pair, ports, standby_readers=len(ports) - 1, extra_env=extra)
+    fleet = Fleet(pair, ports, standby_readers=len(ports) - 1, extra_env=extra, gate_port=args.gate_port)
     began = time.monotonic()
     try:
         log(
@@ -98,6 +101,12 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{args.rounds} publish/pause rounds")
         fresh = promises.freshness(fleet, args.rounds)
         _print("freshness at the standby readers (acknowledged write to first answer showing it)", fresh)
+        if fleet.gate_on_standby is not None and args.gate_trials:
+            log(f"{args.gate_trials} trials against an instance whose gate asks the standby (the option not taken)")
+            _print(
+                "gate on the standby: answers right after a write",
+                promises.gate_on_standby_trials(fleet, args.gate_trials),
+            )
         if args.cost_seconds > 0:
             log("the consent gate's costs")
             _print("costs (closed loop)", promises.gate_costs(fleet, args.cost_seconds, 8))
