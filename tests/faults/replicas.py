@@ -5,7 +5,8 @@ service instances reading from the standby and one from the primary (real uvicor
   2. freshness: publish and pause through the primary reader, time until the standby readers' matches show it,
   3. the consent gate on the standby (the option not taken, a fourth, harness-only instance): stale answers with
      an asynchronous standby and with remote_apply; the costs: consent grants with an asynchronous standby and
-     with a synchronous one (synchronous_commit = remote_apply), matches at each kind of instance,
+     with a synchronous one (synchronous_commit = remote_apply), matches at each kind of instance, and what
+     consent grants answer while a synchronous standby is down,
   4. faults under client load: standby down, primary down, standby lagging, primary frozen, standby frozen,
   5. checks: every acknowledged consent write is in the ledger on the primary and on the standby.
 
@@ -103,10 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         _print("freshness at the standby readers (acknowledged write to first answer showing it)", fresh)
         if fleet.gate_on_standby is not None and args.gate_trials:
             log(f"{args.gate_trials} trials against an instance whose gate asks the standby (the option not taken)")
-            _print(
-                "gate on the standby: answers right after a write",
-                promises.gate_on_standby_trials(fleet, args.gate_trials),
-            )
+            trials_standby = promises.gate_on_standby_trials(fleet, args.gate_trials)
+            _print("gate on the standby: answers right after a write", trials_standby)
+            _print("remote_apply with the standby down: consent grants", promises.synchronous_standby_down(fleet))
         if args.cost_seconds > 0:
             log("the consent gate's costs")
             _print("costs (closed loop)", promises.gate_costs(fleet, args.cost_seconds, 8))
