@@ -12,6 +12,8 @@ import time
 import uuid
 from typing import Any
 
+import psycopg2
+
 from tests.faults.fleet import Fleet, Instance
 
 
@@ -144,9 +146,13 @@ def gate_costs(fleet: Fleet, seconds: float, clients: int) -> dict[str, Any]:
         time.sleep(0.5)
         figures[f"{label}, 1 client"] = _rate(grant, 1, seconds)
         figures[f"{label}, {clients} clients"] = _rate(grant, clients, seconds)
+    fleet.pair.synchronous(True)
+    for mode in ("on", "remote_apply"):
+        figures[f"bare commits on the primary, synchronous_commit = {mode}"] = commit_latency(fleet, mode, 300)
     fleet.pair.synchronous(False)
     subject = str(uuid.uuid4())
     assert fleet.grant(writer, subject)[0] in (200, 201)
+    fleet.pair.wait_caught_up()  # the gate-on-standby instance must see the grant before it is timed
     gate_standby = [fleet.gate_on_standby] if fleet.gate_on_standby else []
     for instance in (fleet.instances[0], fleet.readers[0], *gate_standby):
         figures[f"matches at {instance.name}, {clients} clients"] = _rate(
@@ -195,3 +201,27 @@ def synchronous_standby_down(fleet: Fleet, requests: int = 5) -> dict[str, Any]:
         fleet.pair.wait_caught_up()
     after = fleet.grant(writer, str(uuid.uuid4()))[0]
     return {"answers (status, seconds)": answers, "first grant after the standby was made asynchronous": after}
+
+
+def commit_latency(fleet: Fleet, mode: str, commits: int) -> dict[str, float]:
+    """One-row INSERT and COMMIT on the primary, one after the other, with ``synchronous_commit = mode`` (``on``:
+    local WAL flush only, the standby asynchronous; ``remote_apply``: until the standby shows it)."""
+    conn = psycopg2.connect(fleet.pair.primary.url())
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS harness_commits (id bigserial PRIMARY KEY, at timestamptz)")
+            cur.execute(f"SET synchronous_commit = {mode}")
+            conn.commit()
+            latencies = []
+            for _ in range(commits):
+                started = time.monotonic()
+                cur.execute("INSERT INTO harness_commits (at) VALUES (now())")
+                conn.commit()
+                latencies.append(time.monotonic() - started)
+    finally:
+        conn.close()
+    ordered = sorted(latencies)
+    return {
+        "p50_ms": round(statistics.median(ordered) * 1000, 2),
+        "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 2),
+    }

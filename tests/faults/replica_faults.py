@@ -42,8 +42,8 @@ def _report(record: Record, start: float, end: float, recovered_from: float) -> 
 
 
 def standby_down(fleet: Fleet, record: Record, outage: float) -> dict[str, Any]:
-    start = time.monotonic()
     fleet.pair.standby.stop("immediate")
+    start = time.monotonic()  # the fault's figures count from when it took effect
     time.sleep(outage)
     fleet.pair.standby.start()
     back = time.monotonic()
@@ -55,8 +55,8 @@ def standby_down(fleet: Fleet, record: Record, outage: float) -> dict[str, Any]:
 
 
 def primary_down(fleet: Fleet, record: Record, outage: float) -> dict[str, Any]:
-    start = time.monotonic()
     fleet.pair.primary.stop("immediate")
+    start = time.monotonic()
     time.sleep(outage)
     fleet.pair.primary.start()
     back = time.monotonic()
@@ -97,8 +97,8 @@ def lagging(fleet: Fleet, record: Record, limit: float) -> dict[str, Any]:
 
 def frozen(fleet: Fleet, record: Record, outage: float, which: str) -> dict[str, Any]:
     cluster = fleet.pair.primary if which == "primary" else fleet.pair.standby
-    start = time.monotonic()
     pids = fleet.pair.freeze(cluster)
+    start = time.monotonic()
     time.sleep(outage)
     fleet.pair.thaw(pids)
     back = time.monotonic()
