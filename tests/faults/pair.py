@@ -101,11 +101,15 @@ class Pair:
         return [postmaster, *children]
 
     def freeze(self, cluster: Cluster) -> list[int]:
-        """SIGSTOP every process of ``cluster``: connections stay open, nothing answers."""
-        pids = self.pids(cluster)
-        for pid in pids:
+        """SIGSTOP every process of ``cluster``: connections stay open, nothing answers. The postmaster first, so
+        that no backend is forked after the children were listed (a new connection's backend would still answer)."""
+        postmaster, *_ = self.pids(cluster)
+        os.kill(postmaster, signal.SIGSTOP)
+        stopped = [postmaster]
+        for pid in self.pids(cluster)[1:]:
             os.kill(pid, signal.SIGSTOP)
-        return pids
+            stopped.append(pid)
+        return stopped
 
     @staticmethod
     def thaw(pids: list[int]) -> None:
