@@ -8,7 +8,9 @@ tests use the suite's database, a database URL on a port where nothing listens, 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import h3.api.basic_int as h3
 import pytest
@@ -26,6 +28,14 @@ from geo_offers.settings import Settings
 from tests.helpers import FakeClock, assert_problem, make_settings
 
 NOWHERE = "postgresql://postgres@127.0.0.1:18499/nowhere"  # in this branch's port range; nothing listens there
+_T = TypeVar("_T")
+
+
+def run(scenario: Coroutine[Any, Any, _T]) -> _T:
+    """Run a coroutine on a loop of its own, in a thread of its own (the browser tests leave a loop running in the
+    test thread, where ``asyncio.run`` refuses to start)."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, scenario).result()
 
 
 def test_the_lag_is_the_age_of_the_oldest_position_not_replayed() -> None:
@@ -75,7 +85,7 @@ def test_reads_fall_back_to_the_primary_while_the_read_database_is_down(database
             await pool.close()
             await pool.primary.close()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_without_fallback_reads_answer_503_while_the_read_database_is_down(database_url: str) -> None:
@@ -90,7 +100,7 @@ def test_without_fallback_reads_answer_503_while_the_read_database_is_down(datab
             await pool.close()
             await pool.primary.close()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_sessions_read_from_the_primary_while_the_read_database_is_down(database_url: str) -> None:
@@ -115,7 +125,7 @@ def test_a_monitor_reports_no_lag_for_a_read_url_that_names_a_primary(database_u
         finally:
             await pool.close()
 
-    assert asyncio.run(scenario()) == 0.0
+    assert run(scenario()) == 0.0
 
 
 @pytest.fixture
