@@ -29,7 +29,8 @@ def add_codes(
     deal_id: RowId, body: CodesAdd, principal: MerchantKey, services: ServicesDep, session: SessionDep, now: NowDep
 ) -> CodePoolOut:
     """Add one-time codes to a deal: your own (`codes`, up to 5,000 a request) or made by the service
-    (`generate`: count, alphabet, length; each code ends in a check character). A deal's pool holds one kind.
+    (`generate`: count, alphabet, length; each code ends in a check character). A deal's pool holds codes of one
+    origin (uploaded or generated), never both.
     Codes are kept only as a keyed digest plus, until handed out, an encrypted copy; they are never shown
     to you again. All or nothing: a code you have already (in any deal) refuses the whole request (409).
     """

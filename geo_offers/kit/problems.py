@@ -85,9 +85,16 @@ def translate_db_error(error: Exception) -> DomainError | None:
     return None
 
 
-def validation_problem(errors: list[dict[str, Any]], detail: str = SCHEMA_DETAIL) -> Response:
+def schema_detail(errors: list[dict[str, Any]]) -> str:
+    """The detail of a schema 422: the fields it concerns, by their place in the request (``body.title``)."""
+    places = list(dict.fromkeys(".".join(str(part) for part in e.get("loc", ())) for e in errors if e.get("loc")))
+    shown = ", ".join(places[:5]) + (f" and {len(places) - 5} more" if len(places) > 5 else "")
+    return f"the request does not match the schema at {shown}; see errors" if places else SCHEMA_DETAIL
+
+
+def validation_problem(errors: list[dict[str, Any]], detail: str | None = None) -> Response:
     """The 422 answer for a request that breaks the schema, with one entry per error (loc, msg, type)."""
-    return problem_response(422, InvalidInput.slug, InvalidInput.title, detail, errors=errors)
+    return problem_response(422, InvalidInput.slug, InvalidInput.title, detail or schema_detail(errors), errors=errors)
 
 
 def malformed_json(reason: str) -> MalformedBody:
