@@ -16,7 +16,7 @@ from geo_offers.insights.counter import Fetch
 from geo_offers.places.schedule import compile_windows, local_now
 
 EXPLANATION = (
-    "The deal is not live for this event: `reason` says why (`not-active` with the deal's `status`: draft, paused "
+    "The deal is not live for this event: `reason` says why (`not-active` with the deal's `deal_status`: draft, paused "
     "or ended; `not-valid-now`: before `valid_from` or from `valid_until` on; `outside-windows`: a redeem outside "
     "the deal's weekly windows in the store's time zone). Nothing was counted and no redemption was used."
 )
@@ -53,7 +53,7 @@ def refuse_unless_live(
 ) -> None:
     """DealNotLive (with the reason) unless a deal in this state is live at ``now`` for the event type."""
     if status != "active":
-        raise DealNotLive(f"the deal is {status}, not active", reason="not-active", status=status)
+        raise DealNotLive(f"the deal is {status}, not active", reason="not-active", deal_status=status)
     if now < valid_from or now >= valid_until:
         raise DealNotLive(
             "the deal is outside its validity dates",

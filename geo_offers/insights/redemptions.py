@@ -49,7 +49,7 @@ async def redeem(fetch: Fetch, deal_id: int, now: datetime) -> Redeemed:
         )
     # The event route checked that the deal is live a moment ago; it may have changed since.
     if status != "active":
-        raise DealNotLive(f"the deal is {status}, not active", reason="not-active", status=status)
+        raise DealNotLive(f"the deal is {status}, not active", reason="not-active", deal_status=status)
     if now < valid_from or now >= valid_until:
         raise DealNotLive("the deal is outside its validity dates", reason="not-valid-now")
     raise Conflict("the deal changed meanwhile; retry", reason="changed")
