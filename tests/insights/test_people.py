@@ -19,11 +19,13 @@ from sqlalchemy import text
 from consent.pseudonyms import pseudonym
 from geo_offers.app import create_app
 from geo_offers.cli.serve import run_uvicorn
+from geo_offers.demo import notice_purposes
 from geo_offers.insights.counter import Counter, hour_slot
 from geo_offers.insights.people import PersonHours
 from geo_offers.insights.privacy import Count, Publisher, noise, noise_key
 from geo_offers.kit.database import Database
 from geo_offers.settings import Settings
+from tests.audit_env import open_env
 from tests.helpers import FakeClock, Keys, make_settings, new_subject, notice_body, scan_database, somewhere
 from tests.insights.support import MONDAY_NOON_BERLIN, NEXT_TUESDAY, Shop, counter_rows, flush, services
 
@@ -223,3 +225,17 @@ def test_with_three_processes_a_figure_needs_one_hour_of_three_times_k(fresh_dat
     tuesday = next(r for r in report["days"] if r["day"] == "2026-06-02")["counts"]["served"]
     # 24 counted, but with three processes that could be 8 people, each counted by all three every hour.
     assert tuesday == {"count": None, "suppressed": True}
+
+
+def test_the_processing_record_and_the_demo_notice_state_people_k_epsilon_and_p(fresh_database_url: str) -> None:
+    with open_env(fresh_database_url, workers=2, instances=3, k_anonymity=20, dp_epsilon=0.8) as env:
+        record = env.client.get("/v1/audit/processing-record", headers=env.dpo).json()
+    rules = record["statistics_privacy"]
+    assert (rules["k_people"], rules["counting_processes"], rules["threshold"]) == (20, 6, 120)
+    assert rules["epsilon_per_release"] == 0.8 and "person" in rules["unit"] and "hour" in rules["unit"]
+    assert "never written" in rules["deduplication"]
+    statistics = next(c for c in record["data_categories"] if c["category"] == "anonymous statistics")
+    assert "at least k = 20 people" in statistics["detail"] and "P" in statistics["detail"]
+    (analytics,) = [p for p in notice_purposes(20) if p["id"] == "offer_analytics"]
+    assert "mindestens 20 Personen je Zahl" in analytics["description"]["de"]
+    assert "höchstens einmal je Zahl und Stunde" in analytics["description"]["de"]
