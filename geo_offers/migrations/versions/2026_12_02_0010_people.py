@@ -3,9 +3,9 @@
 Days rolled up before this revision counted events, not people; their peak is unknown and is set to 0, so they
 are never published as resting on k people.
 
-Revision ID: 0009_people
-Revises: 0008_campaign
-Create Date: 2026-12-01
+Revision ID: 0010_people
+Revises: 0009_deal_changes
+Create Date: 2026-12-02
 """
 
 from collections.abc import Sequence
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_people"
-down_revision: str | None = "0008_campaign"
+revision: str = "0010_people"
+down_revision: str | None = "0009_deal_changes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
