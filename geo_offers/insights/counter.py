@@ -196,14 +196,16 @@ class Counter:
         except Exception as exc:  # noqa: BLE001 - shutting down: report, do not mask the shutdown
             log.warning("final counter flush failed (%s); %d rows lost", type(exc).__name__, self.pending)
 
+    async def tick(self) -> None:
+        """One beat of the background task: forget a past hour, then flush (failures are logged, counts kept)."""
+        # The hour's key and who was seen under it go when the hour ends, even when nobody asks after it.
+        self.people.rotate(hour_slot(self._clock()))
+        try:
+            await self.flush()
+        except Exception as exc:  # noqa: BLE001 - the database may be down: keep counting, retry later
+            log.warning("counter flush failed (%s); %d rows kept for the next one", type(exc).__name__, self.pending)
+
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
-            # The hour's key and who was seen under it go when the hour ends, even when nobody asks after it.
-            self.people.rotate(hour_slot(self._clock()))
-            try:
-                await self.flush()
-            except Exception as exc:  # noqa: BLE001 - the database may be down: keep counting, retry later
-                log.warning(
-                    "counter flush failed (%s); %d rows kept for the next one", type(exc).__name__, self.pending
-                )
+            await self.tick()
