@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -107,7 +108,9 @@ def test_the_counter_drops_the_hour_even_when_nobody_asks_after_it() -> None:
         await counter.tick()  # what the background task does every counter_flush_s
         assert counter.people.seen == 0 and counter.people.rotations == 2
 
-    asyncio.run(scenario())
+    # A thread of its own: the suite may have an event loop running in this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, scenario()).result()
     assert written  # the counts themselves were flushed
 
 
