@@ -107,6 +107,10 @@ class ConsentGate:
             raise ConsentRequired("this subject has no active consent to match offers to its location")
         return LocationUse(precision_res=location.precision_res, counted=OFFER_ANALYTICS in grants)
 
+    async def analytics(self, subject_id: str, now: datetime) -> bool:
+        """Whether the subject's activity may be counted now (an active ``offer_analytics`` consent)."""
+        return OFFER_ANALYTICS in await self.permissions(subject_id, now)
+
     def _flush(self) -> None:
         self._scheduled = False
         if self._inflight >= self._max_inflight:

@@ -116,7 +116,7 @@ def create_app(
             decisions=DecisionWriter(db.sessions),
             matcher=matcher,
             feed=feed,
-            counter=Counter(pool.fetch, settings.counter_flush_s),
+            counter=Counter(pool.fetch, settings.counter_flush_s, clock=clock),
             reads=reads,
             replication=replication,
             code_claims=RateLimiter(settings.codes.code_claims_per_key_per_s, settings.codes.code_claims_per_key_burst),

@@ -123,26 +123,33 @@ DEMO: dict[str, list[tuple[str, str, float, float, list[str], list[tuple[str, st
     ],
 }
 
-NOTICE_PURPOSES = [
-    {
-        "id": "location_offers",
-        "title": {"de": "Angebote in der Nähe", "en": "Offers nearby"},
-        "description": {
-            "de": "Wir gleichen Ihre grobe Position (eine Wabe von einigen Quadratkilometern) mit Angeboten ab. "
-            "Ihre genaue Position wird weder gespeichert noch protokolliert.",
-            "en": "We match your coarse position (a cell of a few square kilometres) to offers. Your exact "
-            "position is never stored or logged.",
+
+def notice_purposes(k: int) -> list[dict[str, Any]]:
+    """The demo notice's purposes; what it promises about statistics is what the insights do for this k."""
+    return [
+        {
+            "id": "location_offers",
+            "title": {"de": "Angebote in der Nähe", "en": "Offers nearby"},
+            "description": {
+                "de": "Wir gleichen Ihre grobe Position (eine Wabe von einigen Quadratkilometern) mit Angeboten ab. "
+                "Ihre genaue Position wird weder gespeichert noch protokolliert.",
+                "en": "We match your coarse position (a cell of a few square kilometres) to offers. Your exact "
+                "position is never stored or logged.",
+            },
         },
-    },
-    {
-        "id": "offer_analytics",
-        "title": {"de": "Anonyme Statistik", "en": "Anonymous statistics"},
-        "description": {
-            "de": "Ihre Anfragen zählen in anonymen Statistiken für Geschäfte mit (mindestens 20 Personen je Zahl).",
-            "en": "Your requests count in anonymous statistics for stores (at least 20 people per figure).",
+        {
+            "id": "offer_analytics",
+            "title": {"de": "Anonyme Statistik", "en": "Anonymous statistics"},
+            "description": {
+                "de": "Sie zählen in anonymen Statistiken für Geschäfte mit, höchstens einmal je Zahl und Stunde, "
+                f"gleich wie oft Sie fragen (mindestens {k} Personen je Zahl; jede Zahl leicht verrauscht).",
+                "en": "You count in anonymous statistics for stores, at most once per figure and hour however "
+                f"often you ask (at least {k} people per figure; every figure slightly noised).",
+            },
         },
-    },
-]
+    ]
+
+
 NOTICE_TEXTS = {
     "de": "Datenschutzhinweis von geo-offers: Sie entscheiden je Zweck, ob wir Ihre grobe Position nutzen dürfen. "
     "Sie können Ihre Einwilligung jederzeit in der App widerrufen.",
@@ -193,7 +200,9 @@ def seed(session: Session, settings: Settings, now: datetime) -> tuple[Seeded, D
     """Load the demo data unless it is there already; always issue a fresh set of demo keys (shown once)."""
     version = notices.current_version(session)
     if version is None:
-        version = notices.publish(session, NOTICE_PURPOSES, NOTICE_TEXTS, [], "demo seed", now).version
+        version = notices.publish(
+            session, notice_purposes(settings.k_anonymity), NOTICE_TEXTS, [], "demo seed", now
+        ).version
     first_name = next(iter(DEMO))
     existing = session.scalars(select(Merchant).where(Merchant.name == first_name)).first()
     stores = deals = 0

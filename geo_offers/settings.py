@@ -85,9 +85,30 @@ class Settings(BaseSettings):
     area_min_res: int = Field(default=3, ge=0, le=5, description="Coarsest cell the area catalogue serves.")
     area_max_age_s: int = Field(default=60, ge=0, description="Cache-Control max-age of area catalogues.")
     area_cap_km2: float = Field(default=10_000.0, gt=0)
-    k_anonymity: int = Field(default=20, ge=2, description="Events a published insight figure must rest on.")
+    k_anonymity: int = Field(default=20, ge=2, description="People a published insight figure must rest on.")
     dp_epsilon: float = Field(
-        default=1.0, gt=0, le=10, description="Differential-privacy budget of one insight release (all its figures)."
+        default=1.0,
+        gt=0,
+        le=10,
+        description="Differential-privacy budget of one insight release (all its figures), per person and hour of "
+        "activity.",
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description="Worker processes of this instance. `geo-offers serve --workers N` sets it for its workers; "
+        "set it yourself when starting the app under another server.",
+    )
+    instances: int = Field(
+        default=1, ge=1, le=100_000, description="Instances (machines, containers) that count into the same database."
+    )
+    counting_processes: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000_000,
+        description="P: how many processes may count one person in one hour (each keeps its own hourly "
+        "de-duplication). Default workers x instances; never fewer. Noise and suppression are calibrated to it.",
     )
     retention_days: int = Field(default=90, ge=1, description="Days hourly counters are kept before roll-up.")
     deal_changes_kept_h: int = Field(
@@ -154,6 +175,11 @@ class Settings(BaseSettings):
     consent: ConsentSettings = Field(default_factory=ConsentSettings)
     codes: CodeSettings = Field(default_factory=CodeSettings)
 
+    @property
+    def counting_bound(self) -> int:
+        """P: the most one person can add to one hourly counter (once in each process that may count them)."""
+        return self.counting_processes if self.counting_processes is not None else self.workers * self.instances
+
     @model_validator(mode="after")
     def _safe_for_production(self) -> Self:
         if self.environment == "production":
@@ -168,6 +194,10 @@ class Settings(BaseSettings):
             raise ValueError("retention_days must exceed (insights_weeks + 1) * 7 + 1 days")
         if self.retention_daily_days < self.retention_days:
             raise ValueError("retention_daily_days must not be shorter than retention_days")
+        if self.counting_processes is not None and self.counting_processes < self.workers * self.instances:
+            raise ValueError(
+                "counting_processes must be at least workers x instances: each of those processes may count a person"
+            )
         if self.index_res < self.consent.max_precision_res:
             raise ValueError("index_res must be at least as fine as consent.max_precision_res")
         return self

@@ -38,6 +38,8 @@ def run_uvicorn(factory: str, *, host: str, port: int, workers: int) -> None:
     through a multiprocess directory."""
     import uvicorn
 
+    # Every worker must know how many of them may count one person in an hour (Settings.counting_bound).
+    os.environ["GEO_OFFERS_WORKERS"] = str(workers)
     settings = Settings()
     configure_logging(settings.log_level)
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -70,8 +70,9 @@ def process_terms(settings: Settings) -> dict[str, ProcessTerms]:
     person = {"@type": "dpv:DataSubject", "dct:description": "the person, through the app: the deals near them"}
     merchants = {
         "@type": "dpv:Recipient",
-        "dct:description": f"merchants (stores): aggregated, k-anonymous counts (k = {settings.k_anonymity}) with "
-        f"differential-privacy noise (epsilon {settings.dp_epsilon}); never a person",
+        "dct:description": f"merchants (stores): aggregated counts of people, each figure resting on at least "
+        f"k = {settings.k_anonymity} people (P = {settings.counting_bound} counting processes), with "
+        f"differential-privacy noise (epsilon {settings.dp_epsilon} per person and hour of activity); never a person",
     }
     return {
         LOCATION_OFFERS: ProcessTerms(

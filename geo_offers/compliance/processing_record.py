@@ -42,8 +42,12 @@ def _categories(settings: Settings) -> list[dict[str, str]]:
         },
         {
             "category": "anonymous statistics",
-            "detail": f"counters per deal or coarse cell and hour, no subject; published from {settings.k_anonymity} "
-            "events up",
+            "detail": f"counters of people per deal or coarse cell and hour, no subject: a person adds at most one to "
+            f"a figure per hour in each of the {settings.counting_bound} processes that may count them (P), "
+            "de-duplicated in memory under a random key replaced every hour and never written; a figure is "
+            f"published only when one of its hours counted k x P = {settings.k_anonymity * settings.counting_bound} "
+            f"(at least k = {settings.k_anonymity} people), with differential-privacy noise of epsilon "
+            f"{settings.dp_epsilon} per release, protecting a person per hour of activity",
         },
     ]
 
@@ -51,7 +55,10 @@ def _categories(settings: Settings) -> list[dict[str, str]]:
 def _recipients() -> list[dict[str, str]]:
     return [
         {"recipient": "the person, through the app", "receives": "own consent state, ledger events, export"},
-        {"recipient": "merchants (stores)", "receives": "aggregated, k-anonymous counts only; never a subject"},
+        {
+            "recipient": "merchants (stores)",
+            "receives": "aggregated counts of people (k-anonymous, noised); never a subject",
+        },
         {"recipient": "data-protection officer", "receives": "the consent ledger, exports, integrity proofs"},
     ]
 
@@ -86,14 +93,30 @@ def _measures(settings: Settings) -> list[str]:
         + (" (WARNING: development pepper in use)" if consent.uses_dev_pepper else ""),
         f"data minimisation: location precision ceiling H3 resolution {consent.max_precision_res}, "
         "coordinates never stored or logged",
-        f"k-anonymity: no published figure below {settings.k_anonymity} events; differential-privacy "
-        f"epsilon {settings.dp_epsilon}",
+        f"statistics count people: at most one per person, figure and hour in each counting process (P = "
+        f"{settings.counting_bound}), de-duplicated in memory only under an hourly random key; no published figure "
+        f"rests on fewer than {settings.k_anonymity} people; differential-privacy epsilon {settings.dp_epsilon} per "
+        "release, per person and hour of activity",
         "consent ledger append-only in the database (trigger and privileges) and SHA-256 hash-chained",
         signing,
         "erasure deletes the pseudonym-to-ledger-tag link and the current state in one transaction",
         f"least privilege: the service runs as database role {settings.database_role or '(login role)'}",
         "API keys stored only as hashes, compared in constant time, revocable; every audit read is logged",
     ]
+
+
+def statistics_privacy(settings: Settings) -> dict[str, Any]:
+    """The rules of the published statistics, as every insight answer's `privacy` object states them."""
+    bound = settings.counting_bound
+    return {
+        "unit": "one person's activity in one UTC hour",
+        "k_people": settings.k_anonymity,
+        "counting_processes": bound,
+        "threshold": settings.k_anonymity * bound,
+        "epsilon_per_release": settings.dp_epsilon,
+        "deduplication": "in memory only: HMAC-SHA256 of the subject id under a random key replaced at every UTC "
+        "hour, together with everyone seen under it; never written",
+    }
 
 
 def record(session: Session, settings: Settings, now: datetime) -> dict[str, Any]:
@@ -118,6 +141,7 @@ def record(session: Session, settings: Settings, now: datetime) -> dict[str, Any
         "transfers_to_third_countries": "none by the service",
         "retention": _retention(settings),
         "technical_measures": _measures(settings),
+        "statistics_privacy": statistics_privacy(settings),
         "processes": dpv_terms.process_nodes(settings, current.content),
         "notice_versions": [
             {

@@ -118,6 +118,11 @@ class ProcessingRecordOut(BaseModel):
     transfers_to_third_countries: str
     retention: list[dict[str, str]]
     technical_measures: list[str]
+    statistics_privacy: dict[str, Any] = Field(
+        description="The rules of the published statistics: the unit protected (a person's activity in one hour), "
+        "k people per figure, P counting processes, the threshold k x P, epsilon per release, how people are "
+        "de-duplicated; the same as every insight answer's `privacy` object."
+    )
     processes: list[dict[str, Any]] = Field(
         description="The processing per purpose in W3C DPV terms, as JSON-LD `dpv:Process` nodes: the same terms "
         "the consent records use (read them with the context `dpv_context`)."

@@ -99,11 +99,12 @@ def heat_rows(hours: Sequence[tuple[int, int | None]]) -> list[list[HeatCell]]:
     return rows
 
 
-def kind_series(days: Sequence[dict[str, Any]], kind: str) -> list[tuple[str, int | None]]:
-    """(day, figure) of one kind from a deal insight's days; suppressed figures as None."""
+def type_series(days: Sequence[dict[str, Any]], name: str) -> list[tuple[str, int | None]]:
+    """(day, figure) of one type (served, impression, click, redeem) from a deal insight's days; suppressed
+    figures as None."""
     series: list[tuple[str, int | None]] = []
     for row in days:
-        figure = row["counts"][kind]
+        figure = row["counts"][name]
         series.append((row["day"], None if figure["suppressed"] else int(figure["count"])))
     return series
 

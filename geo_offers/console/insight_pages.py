@@ -14,7 +14,7 @@ from geo_offers.console.context import visit
 from geo_offers.console.merchant import every
 
 router = APIRouter(prefix="/console")
-KINDS = ("served", "impression", "click", "redeem")
+TYPES = ("served", "impression", "click", "redeem")
 DAY_CHOICES = (7, 14, 28, 56)
 RESOLUTIONS = (6, 5, 4)
 
@@ -49,14 +49,14 @@ async def deal_insights(request: Request, deal_id: int) -> Response:
     report = answer.body
     deal = await current.get(f"/v1/deals/{deal_id}")
     title = deal.body["title"] if deal.ok else f"#{deal_id}"
-    day_charts = {kind: charts.bar_chart(charts.kind_series(report["days"], kind)) for kind in KINDS}
+    day_charts = {name: charts.bar_chart(charts.type_series(report["days"], name)) for name in TYPES}
     heat = charts.heat_rows(_hour_pairs(report["hours_of_week"]["hours"], "served"))
     return current.page(
         "insights_deal.html",
         {
             "report": report,
             "title": title,
-            "kinds": KINDS,
+            "types": TYPES,
             "day_charts": day_charts,
             "heat": heat,
             "days_choice": DAY_CHOICES,

@@ -4,6 +4,11 @@ Matching adds one to in-process dictionaries and never waits for the database: a
 them with one upsert statement. What is kept: (deal, UTC hour, kind) and (resolution-6 cell, UTC week, hour
 of the week). No subject id, no finer cell and no exact time reaches these dictionaries, so none can reach
 the tables. Counts not yet flushed when a worker is killed (not stopped) are lost: counting is best effort.
+
+People, not requests, are counted: a person adds at most one per (deal, hour, kind) and at most one to the
+activity of an hour (in the cell of their first counted request that hour), decided by ``people.PersonHours``
+from a hash under a key of the hour that never leaves memory; the subject id itself goes no further than that
+hash.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from typing import Any
 
 import h3.api.basic_int as h3
 
+from geo_offers.insights.people import PersonHours
+from geo_offers.kit.clock import Clock, utc_now
 from geo_offers.places.cells import resolution
 
 log = logging.getLogger(__name__)
@@ -83,8 +90,17 @@ def activity_cell(cell: int) -> int | None:
 class Counter:
     """Per-worker counts, flushed by ``run`` every ``interval`` seconds and by ``stop``."""
 
-    def __init__(self, fetch: Fetch, interval: float, max_pending: int = 1_000_000) -> None:
+    def __init__(
+        self,
+        fetch: Fetch,
+        interval: float,
+        max_pending: int = 1_000_000,
+        clock: Clock = utc_now,
+        people: PersonHours | None = None,
+    ) -> None:
         self._fetch = fetch
+        self._clock = clock
+        self.people = people if people is not None else PersonHours()
         self._interval = interval
         self._max_pending = max_pending
         self._deals: dict[DealKey, int] = {}
@@ -99,25 +115,33 @@ class Counter:
         """How many counter rows wait for the next flush."""
         return len(self._deals) + len(self._cells)
 
-    def served(self, deal_ids: Sequence[int], cell: int, now: datetime) -> None:
-        """Count one match answer: each deal served, and the request in its resolution-6 cell."""
+    def served(self, subject_id: str, deal_ids: Sequence[int], cell: int, now: datetime) -> None:
+        """Count one match answer: each deal served, and the person in the resolution-6 cell of the request;
+        each only if this person was not counted there yet this hour."""
         hour = hour_slot(now)
+        people = self.people
+        tag = people.tag(subject_id, hour)
         deals = self._deals
         for deal_id in deal_ids:
-            key = (deal_id, hour, "served")
-            deals[key] = deals.get(key, 0) + 1
+            if people.first_in_deal(tag, deal_id, "served"):
+                key = (deal_id, hour, "served")
+                deals[key] = deals.get(key, 0) + 1
         coarse = activity_cell(cell)
-        if coarse is not None:
+        if coarse is not None and people.first_in_activity(tag):
             day, how = week_slot(hour)
             cell_key = (coarse, day, how)
             self._cells[cell_key] = self._cells.get(cell_key, 0) + 1
 
-    def event(self, deal_id: int, kind: str, now: datetime) -> None:
-        """Count one impression, click or redemption of a deal."""
+    def event(self, subject_id: str, deal_id: int, kind: str, now: datetime) -> bool:
+        """Count an impression, click or redemption of a deal, once per person and hour; whether it was added."""
         if kind not in KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
-        key = (deal_id, hour_slot(now), kind)
+        hour = hour_slot(now)
+        if not self.people.first_in_deal(self.people.tag(subject_id, hour), deal_id, kind):
+            return False
+        key = (deal_id, hour, kind)
         self._deals[key] = self._deals.get(key, 0) + 1
+        return True
 
     async def flush(self) -> int:
         """Write every pending count (added to what is stored); on failure they stay pending."""
@@ -172,12 +196,16 @@ class Counter:
         except Exception as exc:  # noqa: BLE001 - shutting down: report, do not mask the shutdown
             log.warning("final counter flush failed (%s); %d rows lost", type(exc).__name__, self.pending)
 
+    async def tick(self) -> None:
+        """One beat of the background task: forget a past hour, then flush (failures are logged, counts kept)."""
+        # The hour's key and who was seen under it go when the hour ends, even when nobody asks after it.
+        self.people.rotate(hour_slot(self._clock()))
+        try:
+            await self.flush()
+        except Exception as exc:  # noqa: BLE001 - the database may be down: keep counting, retry later
+            log.warning("counter flush failed (%s); %d rows kept for the next one", type(exc).__name__, self.pending)
+
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
-            try:
-                await self.flush()
-            except Exception as exc:  # noqa: BLE001 - the database may be down: keep counting, retry later
-                log.warning(
-                    "counter flush failed (%s); %d rows kept for the next one", type(exc).__name__, self.pending
-                )
+            await self.tick()

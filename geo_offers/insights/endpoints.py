@@ -88,7 +88,11 @@ def build_router(settings: Settings) -> APIRouter:
         now: NowDep,
         resolution: Annotated[
             int,
-            Query(ge=0, le=ACTIVITY_RES, description="Resolution of the store's cell to read (coarser: more people)."),
+            Query(
+                ge=activity_res.start,
+                le=ACTIVITY_RES,
+                description="Resolution of the store's cell to read (coarser: more people).",
+            ),
         ] = ACTIVITY_RES,
         limit: Annotated[int, Query(ge=1, le=10, description="How many windows at most.")] = 3,
     ) -> SuggestedWindows:

@@ -53,6 +53,7 @@ class DealDayCount(Base):
     __table_args__ = (
         CheckConstraint(_KINDS_CHECK, name="kind"),
         CheckConstraint("count > 0", name="positive"),
+        CheckConstraint("peak BETWEEN 0 AND count", name="peak"),
         Index("ix_deal_day_counts_day", "day"),
     )
 
@@ -60,6 +61,8 @@ class DealDayCount(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     kind: Mapped[str] = mapped_column(Text, primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger)
+    # The largest hourly counter rolled into the day: a daily figure is published only when it reaches k * P.
+    peak: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class ActivityCount(Base):

@@ -1,8 +1,18 @@
 """Differential-privacy noise and k-suppression for published insight figures.
 
 Noise is two-sided geometric (the discrete Laplace mechanism): integer counts get integer noise with
-``P(X = x) ∝ exp(-epsilon * |x|)`` for a count of sensitivity 1, which is epsilon-differentially private and
-has none of the floating-point pitfalls of sampling a continuous Laplace and rounding.
+``P(X = x) ∝ exp(-(epsilon / s) * |x|)`` for figures of L1 sensitivity s, which is epsilon-differentially private
+and has none of the floating-point pitfalls of sampling a continuous Laplace and rounding.
+
+The unit protected is one person's activity in one UTC hour. A person adds at most one to an hourly counter in
+each process that counts them (``people.py``), so at most P to it across the service (``Settings.counting_bound``),
+and a figure is a sum of hourly counters. Two consequences, both exact:
+
+- sensitivity: one person-hour changes a group of figures by at most P times the number of its figures the hour
+  lies in (a deal's four kinds: 4P; an activity release: P), and the noise is scaled to that;
+- "at least k people": a figure is published only when one of the hourly counters it sums reaches k * P. That
+  counter alone holds at least k different people (none adds more than P to it), so the figure, its sum, does too.
+  A total of k * P spread over several hours proves less (one person could be in each hour), so it is not enough.
 
 The noise of a figure is a deterministic function of a secret key and the figure's canonical description
 (what is counted, over which closed period, in which time zone, at which epsilon). Asking again, or asking
@@ -50,8 +60,24 @@ def noise(key: bytes, figure: str, epsilon: float) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class Count:
+    """A figure's true count and its peak: the largest hourly counter the figure sums."""
+
+    total: int
+    peak: int
+
+
+NONE = Count(0, 0)
+
+
+def combined(counts: list[Count]) -> Count:
+    """The count of a figure that sums other figures (a week of days): totals add, the peak is the largest."""
+    return Count(sum(c.total for c in counts), max((c.peak for c in counts), default=0))
+
+
+@dataclass(frozen=True, slots=True)
 class Figure:
-    """A published count: a number, or suppressed (None) when fewer than k events underlie it."""
+    """A published count: a number, or suppressed (None) when it cannot be shown to rest on k people."""
 
     count: int | None
     suppressed: bool
@@ -60,27 +86,40 @@ class Figure:
 SUPPRESSED = Figure(None, True)
 
 
+def noise_scale(epsilon: float, sensitivity: int) -> float:
+    """The geometric noise's parameter per unit of count: epsilon over the L1 sensitivity of the figures."""
+    return epsilon / sensitivity
+
+
 @dataclass(frozen=True, slots=True)
 class Publisher:
-    """Turns true counts into published figures for one release."""
+    """Turns true counts into published figures for one release: k people, P processes per person."""
 
     key: bytes
     k: int
+    bound: int = 1
 
-    def noisy(self, true_count: int, figure: str, epsilon: float) -> int:
-        """The noised count (never published on its own when the true count is under k)."""
-        return true_count + noise(self.key, figure, epsilon)
+    @property
+    def threshold(self) -> int:
+        """What one hourly counter of a figure must reach: k people, each adding at most P."""
+        return self.k * self.bound
 
-    def publish(self, true_count: int, noisy_count: int) -> Figure:
-        """Suppressed unless the true count reaches k; otherwise the noised count, never shown under k.
+    def noisy(self, true_count: int, figure: str, epsilon: float, sensitivity: int) -> int:
+        """The noised count, for figures of that L1 sensitivity (never published on its own under the threshold)."""
+        return true_count + noise(self.key, figure, noise_scale(epsilon, sensitivity))
 
-        Clamping at k is post-processing of what is released anyway (the noised value and the fact that the
-        figure was published), so it costs no privacy and keeps every shown number at or above k.
+    def publish(self, count: Count, noisy_count: int) -> Figure:
+        """Suppressed unless one hourly counter of the figure reaches k * P; otherwise the noised count, never
+        shown under k * P.
+
+        Clamping is post-processing of what is released anyway (the noised value and the fact that the figure
+        was published), so it costs no privacy and keeps every shown number at or above what a published figure
+        holds at least.
         """
-        if true_count < self.k:
+        if count.peak < self.threshold:
             return SUPPRESSED
-        return Figure(max(self.k, noisy_count), False)
+        return Figure(max(self.threshold, noisy_count), False)
 
-    def figure(self, true_count: int, figure: str, epsilon: float) -> Figure:
+    def figure(self, count: Count, figure: str, epsilon: float, sensitivity: int) -> Figure:
         """Noise and publish one figure."""
-        return self.publish(true_count, self.noisy(true_count, figure, epsilon))
+        return self.publish(count, self.noisy(count.total, figure, epsilon, sensitivity))

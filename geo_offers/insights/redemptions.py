@@ -11,6 +11,7 @@ from datetime import datetime
 
 from consent.errors import Conflict, NotFound
 from geo_offers.insights.counter import Fetch
+from geo_offers.insights.live import DealNotLive
 
 _REDEEM = """
 UPDATE deals SET redemptions = redemptions + 1
@@ -29,13 +30,8 @@ class Redeemed:
     max_redemptions: int | None
 
 
-async def deal_exists(fetch: Fetch, deal_id: int) -> bool:
-    """Whether a deal with this id exists (in any status)."""
-    return bool(await fetch("SELECT 1 FROM deals WHERE id = %(id)s", {"id": deal_id}))
-
-
 async def redeem(fetch: Fetch, deal_id: int, now: datetime) -> Redeemed:
-    """Count one redemption, or say why not: NotFound, or Conflict when not live or the quota is used up."""
+    """Use up one redemption, or say why not: NotFound, DealNotLive, or Conflict when the quota is used up."""
     rows = await fetch(_REDEEM, {"id": deal_id, "now": now})
     if rows:
         redemptions, max_redemptions = rows[0]
@@ -51,8 +47,9 @@ async def redeem(fetch: Fetch, deal_id: int, now: datetime) -> Redeemed:
             redemptions=redemptions,
             max_redemptions=max_redemptions,
         )
+    # The event route checked that the deal is live a moment ago; it may have changed since.
     if status != "active":
-        raise Conflict(f"the deal is {status}, not active", reason="not-active")
+        raise DealNotLive(f"the deal is {status}, not active", reason="not-active", deal_status=status)
     if now < valid_from or now >= valid_until:
-        raise Conflict("the deal is outside its validity dates", reason="not-valid-now")
+        raise DealNotLive("the deal is outside its validity dates", reason="not-valid-now")
     raise Conflict("the deal changed meanwhile; retry", reason="changed")

@@ -2,7 +2,9 @@
 
 Only closed periods are published (days and weeks that ended at least ``insights_settle_s`` ago), so a
 figure's true count no longer changes once it is shown and its deterministic noise can never be cancelled
-against a later answer about the same period. See docs/insights.md for the reasoning.
+against a later answer about the same period. Figures count people (at most P per person and hourly counter) and
+are published only when one hourly counter they sum reaches k * P; the noise is scaled to what one person's hour
+can change (``privacy.py``). See docs/insights.md for the reasoning.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from consent.errors import Forbidden, InvalidInput
 from geo_offers.insights import repository as insights_repo
 from geo_offers.insights.counter import ACTIVITY_RES
 from geo_offers.insights.models import KINDS
-from geo_offers.insights.privacy import MECHANISM, Figure, Publisher
+from geo_offers.insights.privacy import MECHANISM, NONE, Figure, Publisher, combined
 from geo_offers.insights.schemas import (
     ActivityHour,
     ActivityInsights,
@@ -37,7 +39,10 @@ from geo_offers.settings import Settings
 from geo_offers.tenants.auth import Principal
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-UNIT = "one counted event (a person who asks n times contributes n events)"
+UNIT = (
+    "one person's activity in one UTC hour (a person adds at most one to a figure's hourly counter in each process "
+    "that may count them, P in all)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +59,7 @@ class Release:
     @classmethod
     def of(cls, settings: Settings, key: bytes, principal: Principal, now: datetime) -> Release:
         """A release with the configured parameters."""
-        publisher = Publisher(key, settings.k_anonymity)
+        publisher = Publisher(key, settings.k_anonymity, settings.counting_bound)
         settle = timedelta(seconds=settings.insights_settle_s)
         return cls(publisher, settings.dp_epsilon, principal, now, settle, settings.insights_weeks)
 
@@ -69,14 +74,26 @@ class Release:
         end = datetime.combine(today - timedelta(days=today.weekday()), time(), UTC)
         return end - timedelta(weeks=self.weeks), end
 
-    def params(self, per_figure: dict[str, float]) -> PrivacyParams:
+    @property
+    def deal_sensitivity(self) -> int:
+        """What one person-hour can add to a deal's figures of one period: P to each of its kinds."""
+        return len(KINDS) * self.publisher.bound
+
+    @property
+    def activity_sensitivity(self) -> int:
+        """What one person-hour can add to an activity release: P (one cell an hour, in each process)."""
+        return self.publisher.bound
+
+    def params(self, per_figure: dict[str, float], sensitivity: int) -> PrivacyParams:
         """The parameters stated in every answer."""
         return PrivacyParams(
             mechanism=MECHANISM,
             epsilon=self.epsilon,
             epsilon_per_figure=per_figure,
-            sensitivity=1,
+            sensitivity=sensitivity,
+            counting_processes=self.publisher.bound,
             k=self.publisher.k,
+            threshold=self.publisher.threshold,
             unit=UNIT,
             deterministic=True,
             data_until=self.settled,
@@ -129,6 +146,7 @@ def deal_insights(
     place = insights_repo.own_deal(session, release.principal.merchant_id, deal_id)
     tz = ZoneInfo(place.timezone)
     pub, eps = release.publisher, release.epsilon / 2  # days and hours of week overlap: half the budget each
+    sens = release.deal_sensitivity
     last = release.settled.astimezone(tz).date() - timedelta(days=1)
     first = last - timedelta(days=days - 1)
     second_week_end = last - timedelta(days=(last.weekday() + 1) % 7)
@@ -150,8 +168,8 @@ def deal_insights(
         day = span_first + timedelta(days=offset)
         figures: dict[str, Figure] = {}
         for kind in KINDS:
-            true = true_days.get((day, kind), 0)
-            noisy[(day, kind)] = pub.noisy(true, f"deal {deal_id} {kind} on {day} ({place.timezone})", eps)
+            true = true_days.get((day, kind), NONE)
+            noisy[(day, kind)] = pub.noisy(true.total, f"deal {deal_id} {kind} on {day} ({place.timezone})", eps, sens)
             figures[kind] = pub.publish(true, noisy[(day, kind)])
         if day >= first:
             day_rows.append(DayRow(day=day, counts=_kinds(figures)))
@@ -163,7 +181,7 @@ def deal_insights(
         week_days = [start + timedelta(days=i) for i in range(7)]
         totals = {
             kind: pub.publish(
-                sum(true_days.get((d, kind), 0) for d in week_days), sum(noisy[(d, kind)] for d in week_days)
+                combined([true_days.get((d, kind), NONE) for d in week_days]), sum(noisy[(d, kind)] for d in week_days)
             )
             for kind in KINDS
         }
@@ -177,9 +195,10 @@ def deal_insights(
     for how in range(168):
         figures = {
             kind: pub.figure(
-                true_hours.get((how, kind), 0),
+                true_hours.get((how, kind), NONE),
                 f"deal {deal_id} {kind} at hour {how} of {since.date()}..{until.date()} ({place.timezone})",
                 eps,
+                sens,
             )
             for kind in KINDS
         }
@@ -194,7 +213,7 @@ def deal_insights(
     return DealInsights(
         deal_id=deal_id,
         timezone=place.timezone,
-        privacy=release.params({"days": eps, "hours_of_week": eps, "weeks": 0.0}),
+        privacy=release.params({"days": eps, "hours_of_week": eps, "weeks": 0.0}, sens),
         days=day_rows,
         weeks=week_rows,
         growth_week_over_week=growth,
@@ -227,7 +246,7 @@ def activity_insights(
     published: list[Figure] = []
     for how in range(168):
         described = f"activity {name} at hour {how} of {since.date()}..{until.date()} ({timezone})"
-        figure = pub.figure(true_hours.get(how, 0), described, release.epsilon)
+        figure = pub.figure(true_hours.get(how, NONE), described, release.epsilon, release.activity_sensitivity)
         published.append(figure)
         hours.append(ActivityHour(hour_of_week=how, weekday=WEEKDAYS[how // 24], hour=how % 24, requests=_out(figure)))
     release.log(
@@ -237,7 +256,7 @@ def activity_insights(
         cell=name,
         resolution=res,
         timezone=timezone,
-        privacy=release.params({"hours_of_week": release.epsilon}),
+        privacy=release.params({"hours_of_week": release.epsilon}, release.activity_sensitivity),
         since=since,
         until=until,
         hours=hours,

@@ -1,4 +1,8 @@
-"""Queries of the insight reports: true counts (never published as such) and the privacy-budget log."""
+"""Queries of the insight reports: true counts (never published as such) and the privacy-budget log.
+
+Each figure comes with its peak, the largest hourly counter it sums (for activity: the cells of the figure summed
+per UTC hour, since a person is counted in at most one cell an hour): publication rests on it (``privacy.py``).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from consent.errors import NotFound
 from geo_offers.insights.models import PrivacyBudgetEntry
+from geo_offers.insights.privacy import Count
 from geo_offers.places.models import Deal, Store
 
 # Hour of the week in local time: Monday 0:00-1:00 = 0 ... Sunday 23:00-24:00 = 167.
@@ -18,12 +23,12 @@ _LOCAL_HOW = "((extract(isodow FROM {ts} AT TIME ZONE :tz) - 1) * 24 + extract(h
 
 _DAY_COUNTS = text(
     """
-    SELECT day, kind, sum(count)::bigint AS total FROM (
-        SELECT (hour AT TIME ZONE :tz)::date AS day, kind, count
+    SELECT day, kind, sum(count)::bigint AS total, max(peak)::bigint AS peak FROM (
+        SELECT (hour AT TIME ZONE :tz)::date AS day, kind, count, count AS peak
           FROM deal_hour_counts
          WHERE deal_id = :deal_id AND hour >= :since AND hour < :until
         UNION ALL
-        SELECT day, kind, count FROM deal_day_counts WHERE deal_id = :deal_id AND day BETWEEN :first AND :last
+        SELECT day, kind, count, peak FROM deal_day_counts WHERE deal_id = :deal_id AND day BETWEEN :first AND :last
     ) AS c
      WHERE day BETWEEN :first AND :last
      GROUP BY day, kind
@@ -31,7 +36,7 @@ _DAY_COUNTS = text(
 )
 _DEAL_HOURS = text(
     f"""
-    SELECT {_LOCAL_HOW.format(ts="hour")} AS how, kind, sum(count)::bigint AS total
+    SELECT {_LOCAL_HOW.format(ts="hour")} AS how, kind, sum(count)::bigint AS total, max(count)::bigint AS peak
       FROM deal_hour_counts
      WHERE deal_id = :deal_id AND hour >= :since AND hour < :until
      GROUP BY 1, 2
@@ -39,10 +44,11 @@ _DEAL_HOURS = text(
 )
 _ACTIVITY_HOURS = text(
     f"""
-    SELECT {_LOCAL_HOW.format(ts="h")} AS how, sum(count)::bigint AS total
-      FROM (SELECT ((week + hour_of_week * interval '1 hour') AT TIME ZONE 'UTC') AS h, count
+    SELECT {_LOCAL_HOW.format(ts="h")} AS how, sum(count)::bigint AS total, max(count)::bigint AS peak
+      FROM (SELECT ((week + hour_of_week * interval '1 hour') AT TIME ZONE 'UTC') AS h, sum(count) AS count
               FROM activity_counts
-             WHERE cell BETWEEN :low AND :high AND week >= :first_week AND week < :end_week) AS a
+             WHERE cell BETWEEN :low AND :high AND week >= :first_week AND week < :end_week
+             GROUP BY 1) AS a
      GROUP BY 1
     """
 )
@@ -80,26 +86,26 @@ def own_deal(session: Session, merchant_id: int, deal_id: int) -> DealPlace:
 
 def day_counts(
     session: Session, deal_id: int, tz: str, first: date, last: date, since: datetime, until: datetime
-) -> dict[tuple[date, str], int]:
+) -> dict[tuple[date, str], Count]:
     """True counts per (local day, kind) from hourly and rolled-up daily counters."""
     params = {"deal_id": deal_id, "tz": tz, "first": first, "last": last, "since": since, "until": until}
-    return {(r.day, r.kind): int(r.total) for r in session.execute(_DAY_COUNTS, params)}
+    return {(r.day, r.kind): Count(int(r.total), int(r.peak)) for r in session.execute(_DAY_COUNTS, params)}
 
 
 def deal_hour_counts(
     session: Session, deal_id: int, tz: str, since: datetime, until: datetime
-) -> dict[tuple[int, str], int]:
+) -> dict[tuple[int, str], Count]:
     """True counts per (local hour of week, kind) of the hours in [since, until)."""
     params = {"deal_id": deal_id, "tz": tz, "since": since, "until": until}
-    return {(int(r.how), r.kind): int(r.total) for r in session.execute(_DEAL_HOURS, params)}
+    return {(int(r.how), r.kind): Count(int(r.total), int(r.peak)) for r in session.execute(_DEAL_HOURS, params)}
 
 
 def activity_hour_counts(
     session: Session, low: int, high: int, tz: str, first_week: date, end_week: date
-) -> dict[int, int]:
-    """True match requests per local hour of week in the resolution-6 cells low..high, weeks [first, end)."""
+) -> dict[int, Count]:
+    """True counts of people asking per local hour of week in the resolution-6 cells low..high, weeks [first, end)."""
     params = {"low": low, "high": high, "tz": tz, "first_week": first_week, "end_week": end_week}
-    return {int(r.how): int(r.total) for r in session.execute(_ACTIVITY_HOURS, params)}
+    return {int(r.how): Count(int(r.total), int(r.peak)) for r in session.execute(_ACTIVITY_HOURS, params)}
 
 
 def store_near(session: Session, merchant_id: int, cell: int) -> str | None:

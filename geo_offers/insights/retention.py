@@ -10,18 +10,20 @@ from sqlalchemy.orm import Session
 
 from geo_offers.settings import Settings
 
-# Days are the store's local days, like the daily figures of the insights; rows are locked in key order.
+# Days are the store's local days, like the daily figures of the insights; rows are locked in key order. A day
+# keeps its largest hourly counter (peak): publication rests on it (insights/privacy.py).
 _ROLL_UP = text(
     """
     WITH old AS (
         DELETE FROM deal_hour_counts WHERE hour < :cutoff RETURNING deal_id, hour, kind, count
     ), rolled AS (
-        INSERT INTO deal_day_counts AS t (deal_id, day, kind, count)
-        SELECT o.deal_id, (o.hour AT TIME ZONE s.timezone)::date, o.kind, sum(o.count)
+        INSERT INTO deal_day_counts AS t (deal_id, day, kind, count, peak)
+        SELECT o.deal_id, (o.hour AT TIME ZONE s.timezone)::date, o.kind, sum(o.count), max(o.count)
           FROM old o JOIN deals d ON d.id = o.deal_id JOIN stores s ON s.id = d.store_id
          GROUP BY 1, 2, 3
          ORDER BY 1, 2, 3
-        ON CONFLICT (deal_id, day, kind) DO UPDATE SET count = t.count + EXCLUDED.count
+        ON CONFLICT (deal_id, day, kind) DO UPDATE SET count = t.count + EXCLUDED.count,
+                                                      peak = GREATEST(t.peak, EXCLUDED.peak)
         RETURNING 1
     )
     SELECT (SELECT count(*) FROM old), (SELECT count(*) FROM rolled)

@@ -7,39 +7,46 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from consent.strict import JsonBool, StrictModel
+from consent.schemas import SubjectId
+from consent.strict import StrictModel
 
 EventType = Literal["impression", "click", "redeem"]
 
 
 class EventRequest(StrictModel):
-    """One event of an offer the app showed; it carries no subject id."""
+    """One event of an offer the app showed, and whose it was (the id is asked about, never stored)."""
 
-    type: EventType = Field(description="What happened: the offer was shown, clicked or redeemed.")
-    offer_analytics: JsonBool = Field(
-        default=True,
-        description="Whether the person granted `offer_analytics`. Send false when not: a redeem then still uses "
-        "up one of the deal's redemptions but nothing is counted, and impressions and clicks are dropped.",
+    subject_id: SubjectId = Field(
+        description="The person's app-scoped installation id, as in a match. The event is counted only when this "
+        "person has granted `offer_analytics` (asked anew on every request), at most once per deal, `type` and "
+        "hour; the id itself is never stored."
     )
+    type: EventType = Field(description="What happened: the offer was shown, clicked or redeemed.")
 
 
 class EventAccepted(BaseModel):
     deal_id: int
     type: EventType
-    counted: bool = Field(description="Whether the event went into the (hourly, subject-free) counters.")
+    counted: bool = Field(
+        description="Whether the person is in this hour's counter of the event's `type` (false without "
+        "`offer_analytics` consent); a person is counted once per deal, `type` and hour however often they send it."
+    )
     redemptions: int | None = Field(default=None, description="For a redeem: the deal's redemptions so far.")
     max_redemptions: int | None = Field(default=None, description="For a redeem: the deal's quota, if any.")
 
 
 class FigureOut(BaseModel):
-    count: int | None = Field(description="The noised count; null when suppressed.")
-    suppressed: bool = Field(description="True when fewer than k events underlie the figure.")
+    count: int | None = Field(description="The noised count of people (summed per hour); null when suppressed.")
+    suppressed: bool = Field(
+        description="True when the figure cannot be shown to rest on k people: none of the hours it sums counted "
+        "`threshold` (k x P)."
+    )
 
 
 class TypeFigures(BaseModel):
     """One figure per type: `served` (the deal was in a match answer) and each event `type` an app reports."""
 
-    served: FigureOut = Field(description="How often the deal was in a match answer.")
+    served: FigureOut = Field(description="People to whom the deal was in a match answer (once per person and hour).")
     impression: FigureOut
     click: FigureOut
     redeem: FigureOut
@@ -83,10 +90,23 @@ class HoursOfWeek(BaseModel):
 
 class PrivacyParams(BaseModel):
     mechanism: str
-    epsilon: float = Field(description="Privacy budget of this release, all its figures together.")
-    epsilon_per_figure: dict[str, float] = Field(description="Epsilon of each group of disjoint figures.")
-    sensitivity: int = Field(description="How much one counted event changes one figure.")
-    k: int = Field(description="Events a figure must rest on to be published; smaller ones are suppressed.")
+    epsilon: float = Field(
+        description="Privacy budget of this release, all its figures together, protecting one person's activity in "
+        "one hour (the `unit`)."
+    )
+    epsilon_per_figure: dict[str, float] = Field(description="Epsilon of each group of figures.")
+    sensitivity: int = Field(
+        description="How much one person's hour can change the figures of one group together (L1): P for activity, "
+        "4 x P for a deal (served, impression, click, redeem); the noise is scaled to it."
+    )
+    counting_processes: int = Field(
+        description="P: processes that may each count one person once in an hour (workers x instances)."
+    )
+    k: int = Field(description="People a published figure rests on at least; the others are suppressed.")
+    threshold: int = Field(
+        description="k x P: a figure is published only when one of the hourly counters it sums reaches this, which "
+        "only k different people can make."
+    )
     unit: str = Field(description="What the guarantee protects.")
     deterministic: bool = Field(description="The same figure always gets the same noise; repeating gains nothing.")
     data_until: datetime = Field(description="Only periods that ended before this time are published.")
@@ -106,7 +126,9 @@ class ActivityHour(BaseModel):
     hour_of_week: int = Field(description="0 = Monday 0:00-1:00 ... 167 = Sunday 23:00-24:00, local time.")
     weekday: str
     hour: int
-    requests: FigureOut = Field(description="Match requests of consenting people in the cell.")
+    requests: FigureOut = Field(
+        description="Consenting people who asked for offers in the cell (each at most once an hour, in one cell)."
+    )
 
 
 class ActivityInsights(BaseModel):

@@ -5,10 +5,10 @@ the same release (same figures, same fixed noise, logged like every activity rel
 cost of its own; a function of released figures reveals nothing more than they do. True counts are never
 looked at here.
 
-A suppressed hour is known only to rest on fewer than k requests. It therefore ranks below every published hour
-(each published one rests on at least k) and is never read as zero or as any other number. The windows are the
-runs of consecutive published hours whose count reaches half of the busiest hour's, ranked by their summed
-count. How sure the suggestion is follows from the noise: a window whose average count stands several noise
+A suppressed hour is known only not to reach the publication threshold. It therefore ranks below every published
+hour (each published one rests on at least k people) and is never read as zero or as any other number. The
+windows are the runs of consecutive published hours whose count reaches half of the busiest hour's, ranked by
+their summed count. How sure the suggestion is follows from the noise: a window whose average count stands several noise
 standard deviations above the threshold would have been chosen without the noise as well.
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from geo_offers.insights.privacy import noise_scale
 from geo_offers.insights.schemas import ActivityInsights, SuggestedWindow, SuggestedWindows, SuggestionBasis
 from geo_offers.places.schedule import DAYS
 
@@ -28,9 +29,9 @@ FEW_PUBLISHED = 6
 HIGH_Z, MEDIUM_Z = 3.0, 1.5
 
 
-def noise_sd(epsilon: float) -> float:
-    """Standard deviation of two-sided geometric noise at ``epsilon`` (sensitivity 1)."""
-    alpha = math.exp(-epsilon)
+def noise_sd(epsilon: float, sensitivity: int = 1) -> float:
+    """Standard deviation of two-sided geometric noise at ``epsilon`` for figures of that sensitivity."""
+    alpha = math.exp(-noise_scale(epsilon, sensitivity))
     return math.sqrt(2 * alpha) / (1 - alpha)
 
 
@@ -103,8 +104,8 @@ def suggest(activity: ActivityInsights, store_id: int, limit: int) -> SuggestedW
     for row in activity.hours:
         counts[row.hour_of_week] = None if row.requests.suppressed else row.requests.count
     published = [c for c in counts if c is not None]
-    k = activity.privacy.k
-    sd = noise_sd(activity.privacy.epsilon)
+    k = activity.privacy.threshold  # the least any published figure shows
+    sd = noise_sd(activity.privacy.epsilon, activity.privacy.sensitivity)
     busiest = max(published, default=None)
     threshold = max(k, math.ceil(busiest * SHARE_OF_BUSIEST)) if busiest is not None else None
     candidates: list[_Candidate] = []

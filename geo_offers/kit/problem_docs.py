@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from consent.errors import DomainError, NotFound
 from geo_offers.codes.errors import EXPLANATIONS as CODE_PROBLEMS
+from geo_offers.insights import live
 from geo_offers.places.deals import frequency
 
 router = APIRouter(tags=["operations"])
@@ -32,6 +33,7 @@ _EXPLANATIONS = {
     "service-unavailable": "A dependency (usually the database) is unavailable; retry after `Retry-After`.",
     "internal-error": "A bug. Nothing about it is sent to the client; operators see it in the logs.",
     frequency.PerPersonCapRefused.slug: frequency.EXPLANATION,
+    live.DealNotLive.slug: live.EXPLANATION,
     **CODE_PROBLEMS,
 }
 

@@ -32,5 +32,5 @@ async def serve_match(body: MatchRequest, services: Services) -> bytes:
     categories = tuple(dict.fromkeys(body.categories)) if body.categories else ()
     answer = services.matcher.match(cell, categories, body.limit, now)
     if use.counted:  # only with offer_analytics consent; in memory, written by the counter's background flush
-        services.counter.served(answer.deal_ids, cell, now)
+        services.counter.served(body.subject_id, answer.deal_ids, cell, now)
     return answer.body

@@ -52,6 +52,17 @@ class Shop:
         assert granted.status_code == 201, granted.text
         return subject_id
 
+    def crowd(self, n: int) -> list[str]:
+        """``n`` different people, each with both consents: figures count people, so scenarios need many."""
+        return [self.subject() for _ in range(n)]
+
+    def event(self, subject: str, deal_id: int, kind: str) -> dict[str, Any]:
+        body = {"subject_id": subject, "type": kind}
+        response = self.client.post(f"/v1/offers/{deal_id}/events", json=body, headers=self.app)
+        assert response.status_code == 202, response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
     def match(self, subject: str, cell: int | None = None) -> list[int]:
         cell = cell if cell is not None else h3.latlng_to_cell(self.lat, self.lon, 8)
         body = {"subject_id": subject, "cell": format(cell, "x"), "limit": 50}

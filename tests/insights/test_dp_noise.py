@@ -8,7 +8,7 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from geo_offers.insights.privacy import SUPPRESSED, Publisher, geometric, noise, noise_key
+from geo_offers.insights.privacy import SUPPRESSED, Count, Publisher, geometric, noise, noise_key
 
 KEY = noise_key("a test pepper of sufficient length, 0123456789")
 epsilons = st.floats(min_value=0.05, max_value=10.0, allow_nan=False)
@@ -31,13 +31,21 @@ def test_geometric_is_non_negative_and_falls_as_the_uniform_grows(u: float, v: f
     assert geometric(low, epsilon) >= geometric(high, epsilon)
 
 
-@given(true=st.integers(min_value=0, max_value=10**6), k=st.integers(min_value=2, max_value=100), figure=figures)
-def test_a_figure_is_published_exactly_when_k_events_underlie_it(true: int, k: int, figure: str) -> None:
-    published = Publisher(KEY, k).figure(true, figure, 1.0)
-    if true < k:
+@given(
+    peak=st.integers(min_value=0, max_value=10**4),
+    more=st.integers(min_value=0, max_value=10**6),
+    k=st.integers(min_value=2, max_value=100),
+    bound=st.integers(min_value=1, max_value=32),
+    figure=figures,
+)
+def test_a_figure_is_published_exactly_when_one_of_its_hours_proves_k_people(
+    peak: int, more: int, k: int, bound: int, figure: str
+) -> None:
+    published = Publisher(KEY, k, bound).figure(Count(total=peak + more, peak=peak), figure, 1.0, 4 * bound)
+    if peak < k * bound:  # however large the total: spread over hours, it could be few people
         assert published == SUPPRESSED
     else:
-        assert not published.suppressed and published.count is not None and published.count >= k
+        assert not published.suppressed and published.count is not None and published.count >= k * bound
 
 
 @given(figure=figures)

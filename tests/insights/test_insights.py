@@ -27,7 +27,6 @@ from tests.helpers import (
     notice_body,
     scan_database,
     somewhere,
-    wait_until,
 )
 from tests.insights.support import (
     MONDAY_NOON_BERLIN,
@@ -50,11 +49,11 @@ def test_a_match_counts_each_deal_in_its_hour_and_the_request_in_its_res6_cell(
     client: TestClient, shop: Shop, db: Database, clock: FakeClock
 ) -> None:
     first, second = shop.publish(), shop.publish()
-    subject = shop.subject()
+    subject, other = shop.crowd(2)
     clock.set(datetime(2026, 6, 3, 14, 37, 12, tzinfo=UTC))  # a Wednesday
     fine = h3.latlng_to_cell(shop.lat, shop.lon, 10)
     assert sorted(shop.match(subject, fine)) == sorted([first, second])
-    shop.match(subject, fine)
+    shop.match(other, fine)
     flush(client)
     hour = datetime(2026, 6, 3, 14, tzinfo=UTC)
     assert counter_rows(db, first) == [(hour, "served", 2)]
@@ -149,8 +148,7 @@ def test_no_table_written_by_matching_holds_a_subject_id_or_a_fine_cell(fresh_da
                 body = {"subject_id": subject, "location": {"lat": lat, "lon": lon}}
                 assert client.post("/v1/offers/match", json=body, headers=app).status_code == 200
                 for kind in ("impression", "click", "redeem"):
-                    event = client.post(f"/v1/offers/{deals[1]}/events", json={"type": kind}, headers=app)
-                    assert event.status_code == 202, event.text
+                    shop.event(subject, deals[1], kind)
             flush(client)
             clock.set(NEXT_TUESDAY)
             shop.insights(deals[0])
@@ -207,19 +205,21 @@ def _values(url: str, tables: set[str]) -> Iterator[tuple[str, str, Any]]:
 
 def test_figures_under_k_are_suppressed_and_the_others_noised(client: TestClient, shop: Shop, clock: FakeClock) -> None:
     deal_id = shop.publish()
-    subject = shop.subject()
+    people = shop.crowd(6)
     clock.set(MONDAY_NOON_BERLIN)
-    for _ in range(6):
+    for subject in people:
         shop.match(subject)
     clock.set(MONDAY_NOON_BERLIN + timedelta(days=1))
-    for _ in range(K - 1):
+    for subject in people[: K - 1]:
         shop.match(subject)
     flush(client)
     clock.set(NEXT_TUESDAY)
     report = shop.insights(deal_id, days=10)
     privacy = report["privacy"]
     assert privacy["mechanism"].startswith("two-sided geometric")
-    assert (privacy["epsilon"], privacy["k"], privacy["sensitivity"], privacy["deterministic"]) == (1.0, K, 1, True)
+    assert (privacy["epsilon"], privacy["k"], privacy["deterministic"]) == (1.0, K, True)
+    # One person's hour adds at most one to each of the four kinds of a day (one process counts: P = 1).
+    assert (privacy["sensitivity"], privacy["counting_processes"], privacy["threshold"]) == (4, 1, K)
     monday, tuesday = day_figure(report, "2026-06-01"), day_figure(report, "2026-06-02")
     assert monday["suppressed"] is False and monday["count"] >= K
     assert tuesday == {"count": None, "suppressed": True}
@@ -240,9 +240,9 @@ def test_figures_under_k_are_suppressed_and_the_others_noised(client: TestClient
 
 def test_the_same_figure_always_gets_the_same_noise(client: TestClient, shop: Shop, clock: FakeClock) -> None:
     deal_id = shop.publish()
-    subject = shop.subject()
+    people = shop.crowd(12)
     clock.set(MONDAY_NOON_BERLIN)
-    for _ in range(40):
+    for subject in people:
         shop.match(subject)
     flush(client)
     clock.set(NEXT_TUESDAY)
@@ -255,24 +255,24 @@ def test_the_same_figure_always_gets_the_same_noise(client: TestClient, shop: Sh
     # The noise is real: across many independent figures the published values are not all the true ones.
     deals = [shop.publish() for _ in range(8)]
     clock.set(MONDAY_NOON_BERLIN + timedelta(days=2))
-    for _ in range(40):
+    for subject in people:
         shop.match(subject)
     flush(client)
     clock.set(NEXT_TUESDAY)
     values = [day_figure(shop.insights(d, days=10), "2026-06-03")["count"] for d in deals]
-    assert all(v is not None for v in values) and set(values) != {40}
+    assert all(v is not None for v in values) and set(values) != {12}
 
 
 def test_differencing_overlapping_figures_does_not_reveal_suppressed_counts(
     client: TestClient, shop: Shop, clock: FakeClock
 ) -> None:
     deals = [shop.publish() for _ in range(12)]
-    subject = shop.subject()
+    people = shop.crowd(K)
     clock.set(MONDAY_NOON_BERLIN)
-    for _ in range(K):
+    for subject in people:
         shop.match(subject)
     clock.set(MONDAY_NOON_BERLIN + timedelta(days=1))
-    shop.match(subject)  # Tuesday: 1 served per deal, under k
+    shop.match(people[0])  # Tuesday: 1 served per deal, under k
     flush(client)
     clock.set(NEXT_TUESDAY)
     estimates = []
@@ -296,13 +296,13 @@ def test_activity_of_overlapping_cells_does_not_reveal_a_suppressed_cell(
     busy = h3.cell_to_center_child(parent, 6)
     quiet = next(c for c in h3.cell_to_children(parent, 6) if c != busy)
     shop = Shop(client, keys, app_headers, notice_version, *reversed(h3.cell_to_latlng(busy)))
-    subject = shop.subject()
+    *crowd, loner = shop.crowd(K + 1)
     hours = range(12)
     for hour in hours:
         clock.set(datetime(2026, 6, 2, 6 + hour, 20, tzinfo=UTC))  # Tuesday, 8:00 to 19:00 in Berlin
-        for _ in range(K):
+        for subject in crowd:
             shop.match(subject, h3.cell_to_children(busy, 8)[hour])
-        shop.match(subject, h3.cell_to_children(quiet, 8)[hour])
+        shop.match(loner, h3.cell_to_children(quiet, 8)[hour])
     flush(client)
     clock.set(NEXT_TUESDAY)
     whole, one, other = shop.activity(parent), shop.activity(busy), shop.activity(quiet)
@@ -343,61 +343,6 @@ def test_insights_refuse_other_merchants_deals_and_far_cells(
     assert_problem(client.get(f"/v1/insights/deals/{deal_id}?days=0", headers=shop.headers), 422, "invalid-input")
     neighbour = h3.grid_ring(h3.latlng_to_cell(shop.lat, shop.lon, 6), 1)[0]
     assert shop.activity(neighbour)["resolution"] == 6  # a bordering cell is near enough
-
-
-# --- events ----------------------------------------------------------------------------------------------------
-
-
-def test_events_are_counted_without_a_subject(
-    client: TestClient, shop: Shop, app_headers: Headers, db: Database, clock: FakeClock
-) -> None:
-    deal_id = shop.publish()
-    clock.set(datetime(2026, 6, 3, 9, 59, 59, tzinfo=UTC))
-    url = f"/v1/offers/{deal_id}/events"
-    for kind in ("impression", "impression", "click"):
-        response = client.post(url, json={"type": kind}, headers=app_headers)
-        assert response.status_code == 202, response.text
-        assert response.json()["counted"] is True
-    silent = client.post(url, json={"type": "click", "offer_analytics": False}, headers=app_headers)
-    assert silent.status_code == 202 and silent.json()["counted"] is False
-    flush(client)
-    hour = datetime(2026, 6, 3, 9, tzinfo=UTC)
-    assert counter_rows(db, deal_id) == [(hour, "click", 1), (hour, "impression", 2)]
-    assert_problem(
-        client.post("/v1/offers/999999999/events", json={"type": "click"}, headers=app_headers), 404, "not-found"
-    )
-    assert_problem(client.post(url, json={"type": "view"}, headers=app_headers), 422, "invalid-input")
-    body = {"type": "click", "subject_id": new_subject()}
-    assert_problem(client.post(url, json=body, headers=app_headers), 422, "invalid-input")
-    assert_problem(client.post(url, json={"type": "click"}, headers=shop.headers), 403, "forbidden")
-
-
-def test_redeem_uses_up_the_quota_and_the_deal_leaves_the_index(
-    client: TestClient, shop: Shop, app_headers: Headers, db: Database, clock: FakeClock
-) -> None:
-    deal_id = shop.publish(max_redemptions=2)
-    unlimited = shop.publish()
-    subject = shop.subject()
-    clock.set(MONDAY_NOON_BERLIN)
-    url = f"/v1/offers/{deal_id}/events"
-    first = client.post(url, json={"type": "redeem"}, headers=app_headers)
-    assert first.status_code == 202 and first.json()["redemptions"] == 1 and first.json()["max_redemptions"] == 2
-    assert deal_id in shop.match(subject)  # one left: still matched
-    second = client.post(url, json={"type": "redeem", "offer_analytics": False}, headers=app_headers)
-    assert second.status_code == 202 and second.json()["redemptions"] == 2
-    used_up = client.post(url, json={"type": "redeem"}, headers=app_headers)
-    problem = assert_problem(used_up, 409, "conflict")
-    assert problem["reason"] == "quota-used-up" and "used up" in problem["detail"]
-    wait_until(lambda: shop.match(subject) == [unlimited])
-    flush(client)
-    redeemed = [row for row in counter_rows(db, deal_id) if row[1] == "redeem"]
-    assert redeemed == [(datetime(2026, 6, 1, 10, tzinfo=UTC), "redeem", 1)]  # the second was not counted
-    with db.engine.connect() as conn:
-        assert conn.execute(text("SELECT redemptions FROM deals WHERE id = :d"), {"d": deal_id}).scalar() == 2
-    paused = shop.client.patch(f"/v1/deals/{unlimited}", json={"status": "paused"}, headers=shop.headers)
-    assert paused.status_code == 200
-    refused = client.post(f"/v1/offers/{unlimited}/events", json={"type": "redeem"}, headers=app_headers)
-    assert assert_problem(refused, 409, "conflict")["reason"] == "not-active"
 
 
 # --- privacy-budget log ----------------------------------------------------------------------------------------
@@ -454,9 +399,9 @@ def test_retention_rolls_old_hours_into_days_without_changing_published_days(
     old = [datetime(2025, 1, 10, 10, 5, tzinfo=UTC)] * 4 + [datetime(2025, 1, 10, 23, 30, tzinfo=UTC)] * 5
     recent = datetime(2025, 4, 20, 8, 0, tzinfo=UTC)
     assert client.portal is not None
-    for when in [*old, recent, recent, recent]:
-        client.portal.call(counter.event, deal_id, "click", when)
-    client.portal.call(counter.served, [deal_id], h3.latlng_to_cell(shop.lat, shop.lon, 8), old[0])
+    for when in [*old, recent, recent, recent]:  # each a different person
+        client.portal.call(counter.event, new_subject(), deal_id, "click", when)
+    client.portal.call(counter.served, new_subject(), [deal_id], h3.latlng_to_cell(shop.lat, shop.lon, 8), old[0])
     flush(client)
     clock.set(datetime(2025, 1, 20, 12, tzinfo=UTC))
     before = shop.insights(deal_id, days=14)
@@ -467,11 +412,16 @@ def test_retention_rolls_old_hours_into_days_without_changing_published_days(
     with db.engine.connect() as conn:
         days = list(
             conn.execute(
-                text("SELECT day, kind, count FROM deal_day_counts WHERE deal_id = :d ORDER BY 1, 2"), {"d": deal_id}
+                text("SELECT day, kind, count, peak FROM deal_day_counts WHERE deal_id = :d ORDER BY 1, 2"),
+                {"d": deal_id},
             )
         )
-    # 23:30 UTC is already the next day in Berlin: days are the store's.
-    assert days == [(date(2025, 1, 10), "click", 4), (date(2025, 1, 10), "served", 1), (date(2025, 1, 11), "click", 5)]
+    # 23:30 UTC is already the next day in Berlin: days are the store's. Each keeps its largest hourly counter.
+    assert days == [
+        (date(2025, 1, 10), "click", 4, 4),
+        (date(2025, 1, 10), "served", 1, 1),
+        (date(2025, 1, 11), "click", 5, 5),
+    ]
     assert counter_rows(db, deal_id) == [(datetime(2025, 4, 20, 8, tzinfo=UTC), "click", 3)]
     assert shop.insights(deal_id, days=14)["days"] == before["days"]
     assert day_figure(before, "2025-01-11", "click")["count"] is not None

@@ -21,10 +21,9 @@ Headers = dict[str, str]
 
 def test_repeating_a_query_to_average_the_noise_gains_nothing(client: TestClient, shop: Shop, clock: FakeClock) -> None:
     deal_id = shop.publish()
-    target = shop.subject()
     clock.set(MONDAY_NOON_BERLIN)
-    for _ in range(K + 2):
-        shop.match(target)
+    for person in shop.crowd(K + 2):
+        shop.match(person)
     flush(client)
     answers = []
     for extra_days in range(12):  # the same figure asked again and again, in differently shaped queries
@@ -39,11 +38,11 @@ def test_differencing_a_query_with_and_without_the_target_reveals_nothing(
     # The attacker makes the target the only difference between two published figures of each of many deals:
     # everyone else matched on Monday and Tuesday alike, the target once more on Tuesday.
     deals = [shop.publish() for _ in range(10)]
-    crowd, target = shop.subject(), shop.subject()
+    crowd, target = shop.crowd(K + 5), shop.subject()
     for day in (0, 1):
         clock.set(MONDAY_NOON_BERLIN + timedelta(days=day))
-        for _ in range(K + 5):
-            shop.match(crowd)
+        for person in crowd:
+            shop.match(person)
     shop.match(target)  # Tuesday
     flush(client)
     clock.set(NEXT_TUESDAY)
@@ -71,7 +70,7 @@ def test_a_deal_for_a_tiny_area_shows_only_suppressed_figures_for_one_person(
     deal_id = shop.publish(area={"radius_m": 50})
     target = shop.subject()
     clock.set(MONDAY_NOON_BERLIN)
-    for _ in range(K - 1):
+    for _ in range(K + 20):  # asking again and again in the hour: still one person, under k
         shop.match(target)
     flush(client)
     clock.set(NEXT_TUESDAY)

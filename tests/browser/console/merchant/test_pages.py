@@ -80,7 +80,8 @@ def test_insights_show_published_and_suppressed_figures_and_the_suggested_hours(
     assert redeem_cells and all(cell_text == "suppressed" for cell_text in redeem_cells)  # never a 0
     served_cells = page.locator("#day-table tbody tr td:nth-child(2)").all_inner_texts()
     assert any(t.isdigit() and int(t) >= K for t in served_cells)
-    assert f"at least {K} counted events" in console.text(".privacy")
+    privacy = console.text(".privacy")
+    assert f"rests on at least {K} people" in privacy and "at most once per figure and hour" in privacy
     console.check("merchant-insights-deal")
     console.go(f"/console/insights/stores/{berlin['id']}")
     assert page.locator("table.heat td.suppressed").count() == 168 - 12  # not a single one shown as 0
