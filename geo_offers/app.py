@@ -33,9 +33,11 @@ from geo_offers.kit.pgasync import AsyncPool, Listener
 from geo_offers.kit.ratelimit import RateLimiter
 from geo_offers.matching import endpoints as offers
 from geo_offers.matching.fastpath import MatchFastPath
-from geo_offers.matching.feed import IndexFeed
+from geo_offers.matching.feed import IndexFeed, Loader
 from geo_offers.matching.index import DealIndex
 from geo_offers.matching.matcher import Matcher
+from geo_offers.matching.shared import SnapshotStore, default_directory
+from geo_offers.matching.source import load_index
 from geo_offers.places.deals import endpoints as deals
 from geo_offers.places.stores import endpoints as stores
 from geo_offers.services import Services
@@ -87,7 +89,8 @@ def create_app(
         listener.on("geo_offers_keys", keys.invalidate)
         listener.on_reset(keys.clear)
         matcher = Matcher(DealIndex(settings.index_res), max_entries=settings.match_cache_entries)
-        feed = IndexFeed(matcher, pool, listener, engine=db.engine, clock=clock, poll_s=settings.index_poll_s)
+        loader, snapshots = index_loader(settings, db)
+        feed = IndexFeed(matcher, pool, listener, loader=loader, clock=clock, poll_s=settings.index_poll_s)
         services = Services(
             settings=settings,
             db=db,
@@ -110,6 +113,9 @@ def create_app(
         metrics.track("match_cache_misses", lambda: matcher.misses)
         metrics.track("index_changes_applied", lambda: feed.applied)
         metrics.track("index_reloads", lambda: feed.reloads)
+        if snapshots is not None:
+            metrics.track("index_snapshot_builds", lambda: snapshots.builds)
+            metrics.track("index_snapshot_maps", lambda: snapshots.maps)
         metrics.track("counter_rows_flushed", lambda: services.counter.flushed_rows)
         metrics.track("counter_rows_dropped", lambda: services.counter.dropped_rows)
         metrics.track("consent_decisions_committed", lambda: services.decisions.decisions)
@@ -187,6 +193,15 @@ def create_app(
     for router in extra_routers:
         app.include_router(router)
     return app
+
+
+def index_loader(settings: Settings, db: Database) -> tuple[Loader, SnapshotStore | None]:
+    """How this process gets a complete deal index: from the machine's shared snapshot, or loaded on its own."""
+    res = settings.index_res
+    if settings.index_shared:
+        store = SnapshotStore(settings.index_dir or default_directory(), db.engine, res)
+        return store.obtain, store
+    return (lambda cutoff, _newer: load_index(db.engine, res, cutoff)), None
 
 
 def create_app_from_env() -> FastAPI:
