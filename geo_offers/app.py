@@ -107,6 +107,7 @@ def create_app(
             counter=Counter(pool.fetch, settings.counter_flush_s),
             code_claims=RateLimiter(settings.codes.code_claims_per_key_per_s, settings.codes.code_claims_per_key_burst),
             clock=clock,
+            snapshots=snapshots,
         )
         app.state.services = services
         metrics.track("match_cache_hits", lambda: matcher.hits)

@@ -14,6 +14,7 @@ from geo_offers.kit.pgasync import AsyncPool, Listener
 from geo_offers.kit.ratelimit import RateLimiter
 from geo_offers.matching.feed import IndexFeed
 from geo_offers.matching.matcher import Matcher
+from geo_offers.matching.shared import SnapshotStore
 from geo_offers.settings import Settings
 from geo_offers.tenants.auth import KeyStore
 
@@ -37,3 +38,4 @@ class Services:
     counter: Counter
     code_claims: RateLimiter  # code claims per app key (geo_offers/codes)
     clock: Clock = utc_now
+    snapshots: SnapshotStore | None = None  # the machine's shared deal index (None: this worker loads its own)

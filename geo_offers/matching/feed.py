@@ -106,7 +106,6 @@ class IndexFeed:
         self.seq = self.base_seq = seq
         self.reloads += 1
         log.info("deal index loaded", extra={"count": len(index), "seq": seq})
-        self.ready.set()
         self._tell(Applied(seq=seq, reloaded=True))
 
     async def start(self) -> None:
@@ -125,6 +124,8 @@ class IndexFeed:
         while not self.ready.is_set() and not self._stopping:
             try:
                 await self.reload()
+                await self.catch_up()  # a kept snapshot may be behind the database: serve once caught up
+                self.ready.set()
             except Exception as exc:  # noqa: BLE001 - the database may not be up yet: try again
                 log.warning("loading the deal index failed; retrying: %s", type(exc).__name__)
                 self.settled.set()
