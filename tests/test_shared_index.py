@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from datetime import UTC, datetime, timedelta
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import h3.api.basic_int as h3
@@ -106,10 +106,14 @@ def test_a_rebuild_is_swapped_in_at_once_while_answers_keep_flowing(
     answers: list[list[int]] = []
     stop = threading.Event()
 
-    def ask() -> None:  # the second instance answers from its mapping of the old file meanwhile
+    def matched(client: TestClient) -> list[int]:
+        response = client.post("/v1/offers/match", json={"subject_id": subject_id, "cell": cell}, headers=app_headers)
+        return [offer["deal_id"] for offer in response.json()["offers"]] if response.status_code == 200 else []
+
+    def ask() -> None:  # both instances answer meanwhile: the second from its mapping of the old file
         while not stop.is_set():
-            response = second.post("/v1/offers/match", json={"subject_id": subject_id, "cell": cell}, headers=app_headers)
-            answers.append([offer["deal_id"] for offer in response.json()["offers"]] if response.status_code == 200 else [])
+            answers.append(matched(second))
+            answers.append(matched(first))
 
     asking = threading.Thread(target=ask)
     asking.start()
@@ -125,8 +129,7 @@ def test_a_rebuild_is_swapped_in_at_once_while_answers_keep_flowing(
     second.portal.call(feed_of(second).reload)  # type: ignore[union-attr]
     assert (store_of(second).builds, store_of(second).maps) == (0, 2)
     assert feed_of(second).base_seq == feed_of(first).base_seq
-    response = second.post("/v1/offers/match", json={"subject_id": subject_id, "cell": cell}, headers=app_headers)
-    assert [offer["deal_id"] for offer in response.json()["offers"]] == [deal_id]
+    assert matched(second) == [deal_id]
 
 
 @pytest.fixture

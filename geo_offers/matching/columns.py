@@ -80,4 +80,6 @@ def private_copy(values: Array, capacity: int) -> Array:
 
 def as_bytes(pool: Bytes) -> memoryview:
     """A pool (bytes, bytearray or a uint8 array over a mapping) as a memoryview of bytes."""
-    return memoryview(pool).cast("B") if not isinstance(pool, memoryview) else pool
+    if isinstance(pool, np.ndarray):
+        return pool.data.cast("B")
+    return pool if isinstance(pool, memoryview) else memoryview(pool)

@@ -61,7 +61,7 @@ def write(path: Path, arrays: dict[str, npt.NDArray[Any]], about: dict[str, Any]
             for name, values in arrays.items():
                 out.seek(data_at + layout[name][2])
                 if values.nbytes:
-                    out.write(memoryview(np.ascontiguousarray(values)).cast("B"))
+                    out.write(np.ascontiguousarray(values).data.cast("B"))
             out.truncate(data_at + offset)
         os.replace(temporary, path)  # tmpfs: nothing to fsync; a crash loses the file, and a new one is built
     except BaseException:
