@@ -19,7 +19,9 @@ from geo_offers.app import create_app
 from geo_offers.kit.database import Database
 from geo_offers.matching import snapshot
 from geo_offers.matching.feed import IndexFeed
+from geo_offers.matching.index import DealIndex
 from geo_offers.matching.shared import SnapshotStore
+from geo_offers.matching.source import SELECT_ALL, load_index, record
 from tests.helpers import FakeClock, deal_body, grant, make_settings, new_subject, somewhere, store_body, wait_until
 
 Headers = dict[str, str]
@@ -191,3 +193,34 @@ def test_a_snapshot_whose_seq_deal_changes_no_longer_continues_is_not_used(
         assert store.builds == 2
     finally:
         admin.dispose()
+
+
+def test_the_bulk_load_holds_what_loading_deal_by_deal_holds(
+    database_url: str, merchant_headers: Callable[..., Headers], client: TestClient
+) -> None:
+    """The full load reads each deal's cells as one binary string and adds deals in batches; the index must be
+    the one adding each deal as the feed does (``index.add`` of ``source.record``) gives."""
+    merchant = merchant_headers()
+    for _ in range(3):
+        publish(client, merchant)
+    db = Database(make_settings(database_url))
+    try:
+        bulk, _ = load_index(db.engine, 8, cutoff())
+        with db.engine.connect() as conn:
+            rows = conn.exec_driver_sql(SELECT_ALL, {"cutoff": cutoff()}).mappings().all()
+    finally:
+        db.dispose()
+    one_by_one = DealIndex(8)
+    for row in rows:
+        one_by_one.add(record(row))
+    one_by_one.freeze()
+    assert len(bulk) == len(one_by_one) > 0
+    for row in rows:
+        deal_id = int(row["deal_id"])
+        slot, other = bulk.slot(deal_id), one_by_one.slot(deal_id)
+        assert slot is not None and other is not None
+        assert bulk.fragment(slot) == one_by_one.fragment(other)
+        for cell in row["cells"]:
+            assert sorted(bulk.ids[bulk.candidates(cell)].tolist()) == sorted(
+                one_by_one.ids[one_by_one.candidates(cell)].tolist()
+            )

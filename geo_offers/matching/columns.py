@@ -15,7 +15,7 @@ Bytes = bytes | bytearray | memoryview | npt.NDArray[np.uint8]
 class Column:
     """Values by slot: slots below ``len(base)`` read the base, later ones the private tail.
 
-    Reading takes what a numpy array takes (an int, a list or an array of slots); writing only appends.
+    Reading takes what a numpy array takes (an int, a list or an array of slots); writing only adds slots at the end.
     """
 
     __slots__ = ("base", "tail", "tail_size", "_n")
@@ -51,14 +51,15 @@ class Column:
         out[later] = self.tail[picked[later] - n]
         return out
 
-    def append(self, value: Any) -> None:
-        """Add the value of the next slot (to the tail, grown by doubling)."""
-        if self.tail_size == len(self.tail):
-            grown = np.zeros(max(1024, 2 * len(self.tail)), dtype=self.tail.dtype)
-            grown[: self.tail_size] = self.tail
+    def extend(self, values: Array | list[Any]) -> None:
+        """Add the values of the next ``len(values)`` slots."""
+        count = len(values)
+        if self.tail_size + count > len(self.tail):
+            grown = np.zeros(max(1024, 2 * len(self.tail), self.tail_size + count), dtype=self.tail.dtype)
+            grown[: self.tail_size] = self.tail[: self.tail_size]
             self.tail = grown
-        self.tail[self.tail_size] = value
-        self.tail_size += 1
+        self.tail[self.tail_size : self.tail_size + count] = values
+        self.tail_size += count
 
     def merged(self) -> Array:
         """Base and tail as one private array (the tail's spare room handed back when there is no base)."""

@@ -32,6 +32,7 @@ from typing import Any
 import h3.api.basic_int as h3
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from geo_offers.matching import csr
 from geo_offers.matching.columns import Bytes, Column, as_bytes, private_copy
@@ -89,6 +90,7 @@ class DealIndex:
         # distinct (time zone, weekly schedule) pairs; a slot's ``timing`` is its position here
         self.timings: list[tuple[str, Schedule]] = []
         self._timing_ids: dict[tuple[str, Schedule], int] = {}
+        self._timing_given: dict[tuple[str, bytes], int] = {}
         # distinct device terms (frequency rules, codes); a slot's ``terms`` is its position here
         self._terms: list[bytes] = []
         self._terms_ids: dict[bytes, int] = {}
@@ -111,36 +113,47 @@ class DealIndex:
         return [(name, getattr(self, name)) for name, _ in self.COLUMNS]
 
     def _intern_timing(self, zone: str, windows: list[dict[str, Any]]) -> int:
-        key = (zone, compile_windows(windows))
-        code = self._timing_ids.get(key)
+        given = (zone, orjson.dumps(windows))  # few distinct values: compile each once
+        code = self._timing_given.get(given)
         if code is None:
-            code = self._timing_ids[key] = len(self.timings)
-            self.timings.append(key)
+            key = (zone, compile_windows(windows))
+            code = self._timing_ids.get(key)
+            if code is None:
+                code = self._timing_ids[key] = len(self.timings)
+                self.timings.append(key)
+            self._timing_given[given] = code
         return code
 
     def _append(self, record: DealRecord) -> int:
-        slot = self.size
-        if slot >= 1 << self.slot_bits:
+        return self._extend([record])
+
+    def _extend(self, records: list[DealRecord]) -> int:
+        """Append deals to new slots (column by column: a bulk load takes thousands at once); the first slot."""
+        first, count = self.size, len(records)
+        if first + count > 1 << self.slot_bits:
             raise OverflowError("too many deal slots for one index")
-        if slot == len(self.alive):
-            self.alive = private_copy(self.alive, 2 * len(self.alive))
-        self.alive[slot] = 1
-        self.ids.append(record.deal_id)
-        self.lat.append(record.lat)
-        self.lon.append(record.lon)
-        self.valid_from.append(record.valid_from.timestamp())
-        self.valid_until.append(record.valid_until.timestamp())
-        self.category.append(_CATEGORY_CODE.get(record.category, _CATEGORY_CODE["other"]))
-        self.timing.append(self._intern_timing(record.timezone, record.windows))
-        self.text_start.append(len(self._tail_texts))
-        self._tail_texts += render_text(record)
-        start, length = self._store_part(record)
-        self.store_start.append(start)
-        self.store_len.append(length)
-        self.terms.append(self._intern_terms(render_terms(record)))
-        self.size += 1
-        self.live += 1
-        return slot
+        if first + count > len(self.alive):
+            self.alive = private_copy(self.alive, max(2 * len(self.alive), first + count))
+        self.alive[first : first + count] = 1
+        other = _CATEGORY_CODE["other"]
+        texts = [render_text(record) for record in records]
+        self.text_start.extend(len(self._tail_texts) + np.cumsum([0, *map(len, texts[:-1])]))
+        self._tail_texts += b"".join(texts)
+        del texts
+        stores = [self._store_part(record) for record in records]
+        self.store_start.extend([start for start, _ in stores])
+        self.store_len.extend([length for _, length in stores])
+        self.ids.extend([record.deal_id for record in records])
+        self.lat.extend([record.lat for record in records])
+        self.lon.extend([record.lon for record in records])
+        self.valid_from.extend([record.valid_from.timestamp() for record in records])
+        self.valid_until.extend([record.valid_until.timestamp() for record in records])
+        self.category.extend([_CATEGORY_CODE.get(record.category, other) for record in records])
+        self.timing.extend([self._intern_timing(record.timezone, record.windows) for record in records])
+        self.terms.extend([self._intern_terms(render_terms(record)) for record in records])
+        self.size += count
+        self.live += count
+        return first
 
     def _intern_terms(self, part: bytes) -> int:
         code = self._terms_ids.get(part)
@@ -192,9 +205,10 @@ class DealIndex:
         bits = self.slot_bits
         self._pending.extend((code << bits) | slot for code in self._codes(record.cells))
 
-    def add_deal(self, record: DealRecord) -> int:
-        """Append a deal without its coverage during a bulk load; its slot (``add_coverage`` takes the cells)."""
-        return self._append(record)
+    def add_deals(self, records: list[DealRecord]) -> int:
+        """Append deals without their coverage during a bulk load; the first one's slot (the others follow in
+        order; ``add_coverage`` takes the cells)."""
+        return self._extend(records)
 
     def add_coverage(self, slots: npt.NDArray[np.int64], cells: npt.NDArray[np.int64]) -> None:
         """Coverage cells (at the index resolution) of slots added by ``add_deal``, as two parallel arrays."""
