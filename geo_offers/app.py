@@ -200,7 +200,7 @@ def index_loader(settings: Settings, db: Database) -> tuple[Loader, SnapshotStor
     """How this process gets a complete deal index: from the machine's shared snapshot, or loaded on its own."""
     res = settings.index_res
     if settings.index_shared:
-        store = SnapshotStore(settings.index_dir or default_directory(), db.engine, res)
+        store = SnapshotStore(settings.index_dir or default_directory(), settings, db.engine)
         return store.obtain, store
     return (lambda cutoff, _newer: load_index(db.engine, res, cutoff)), None
 

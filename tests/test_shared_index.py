@@ -136,8 +136,9 @@ def test_a_rebuild_is_swapped_in_at_once_while_answers_keep_flowing(
 
 @pytest.fixture
 def store(fresh_database_url: str, tmp_path: Path) -> Iterator[SnapshotStore]:
-    db = Database(make_settings(fresh_database_url))
-    yield SnapshotStore(tmp_path / "index", db.engine, 8)
+    settings = make_settings(fresh_database_url)
+    db = Database(settings)
+    yield SnapshotStore(tmp_path / "index", settings, db.engine)
     db.dispose()
 
 

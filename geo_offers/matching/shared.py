@@ -2,7 +2,8 @@
 
 Whoever needs an index (a worker starting, or one whose index needs a rebuild) takes an exclusive ``flock`` on the
 snapshot's lock file and, holding it, either maps the snapshot already there or, when none fits, loads the deals
-from the database, writes a new snapshot (``geo_offers.matching.snapshot``) and maps that. The other workers wait
+from the database (in a short-lived child process), writes a new snapshot (``geo_offers.matching.snapshot``) and
+maps that. The other workers wait
 on the lock meanwhile and then map what the first one wrote, so the database is read once per machine, and a
 rebuild wanted by every worker at about the same time happens once.
 
@@ -29,6 +30,7 @@ import contextlib
 import fcntl
 import hashlib
 import logging
+import multiprocessing
 import os
 import re
 import tempfile
@@ -41,9 +43,11 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine
 
+from geo_offers.kit.database import Database
 from geo_offers.matching import snapshot
 from geo_offers.matching.index import DealIndex
-from geo_offers.matching.source import load_index, release_free_memory
+from geo_offers.matching.source import load_index
+from geo_offers.settings import Settings
 
 log = logging.getLogger(__name__)
 _PLAIN = re.compile(r"[A-Za-z0-9_]{1,63}")
@@ -118,13 +122,26 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _build_snapshot(settings: Settings, path: Path, identity: Identity, cutoff: datetime) -> None:
+    """Load the deals and write them as a snapshot (in a process of its own: see ``SnapshotStore._build``)."""
+    db = Database(settings)
+    try:
+        index, seq = load_index(db.engine, identity.res, cutoff)
+    finally:
+        db.dispose()
+    arrays, meta = index.parts()
+    about = {"identity": asdict(identity), "seq": seq, "index": meta, "built_at": datetime.now(UTC).isoformat()}
+    snapshot.write(path, arrays, about)
+
+
 class SnapshotStore:
     """Gives a worker a complete index: a fitting snapshot mapped, or a new one built, written and mapped."""
 
-    def __init__(self, directory: Path, engine: Engine, res: int) -> None:
+    def __init__(self, directory: Path, settings: Settings, engine: Engine) -> None:
         self._directory = directory
+        self._settings = settings
         self._engine = engine
-        self._res = res
+        self._res = settings.index_res
         self.builds = 0  # indexes this process loaded from the database (and wrote as a snapshot)
         self.maps = 0  # snapshots this process mapped, its own or another's
         self.path: Path | None = None  # the snapshot last mapped
@@ -165,14 +182,17 @@ class SnapshotStore:
             return self._map(path)
 
     def _build(self, path: Path, identity: Identity, cutoff: datetime) -> None:
-        index, seq = load_index(self._engine, self._res, cutoff)
-        arrays, meta = index.parts()
-        about = {"identity": asdict(identity), "seq": seq, "index": meta, "built_at": datetime.now(UTC).isoformat()}
-        snapshot.write(path, arrays, about)
-        del index, arrays
-        release_free_memory()
+        """Build in a short-lived process of its own: the load's peak (rows, sort buffers) and what the allocator
+        keeps of it afterwards never stay in a worker, which only maps the file."""
+        child = multiprocessing.get_context("spawn").Process(
+            target=_build_snapshot, args=(self._settings, path, identity, cutoff), name="geo-offers-index-build"
+        )
+        child.start()
+        child.join()
+        if child.exitcode != 0:
+            raise RuntimeError(f"building the deal index snapshot failed (exit status {child.exitcode})")
         self.builds += 1
-        log.info("deal index snapshot written", extra={"path": str(path), "seq": seq, "count": meta["live"]})
+        log.info("deal index snapshot written", extra={"path": str(path)})
 
     def _map(self, path: Path) -> tuple[DealIndex, int]:
         header, arrays = snapshot.open_mapped(path)
