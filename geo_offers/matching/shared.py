@@ -177,6 +177,8 @@ class SnapshotStore:
         with _locked(path.with_name(path.name + ".lock")):
             header = snapshot.read_header(path)
             if header is None or not self._fits(header.get("about", {}), identity, newer_than):
+                for stale in directory.glob(f".{path.name}.*.tmp"):  # of a build that was killed (we hold the lock)
+                    stale.unlink(missing_ok=True)
                 self._build(path, identity, cutoff)
                 _remove_superseded(path, identity)
             return self._map(path)
@@ -185,7 +187,10 @@ class SnapshotStore:
         """Build in a short-lived process of its own: the load's peak (rows, sort buffers) and what the allocator
         keeps of it afterwards never stay in a worker, which only maps the file."""
         child = multiprocessing.get_context("spawn").Process(
-            target=_build_snapshot, args=(self._settings, path, identity, cutoff), name="geo-offers-index-build"
+            target=_build_snapshot,
+            args=(self._settings, path, identity, cutoff),
+            name="geo-offers-index-build",
+            daemon=True,  # ends with the worker (a stopped worker does not wait minutes for a build)
         )
         child.start()
         child.join()
