@@ -1,4 +1,6 @@
-# Untested here: no Docker engine runs on our build machines (see README). Kept simple enough to be right.
+# Tested by scripts/docker-check: it builds this file with podman (a local stand-in for the base image where no
+# registry is reachable), then migrates a fresh PostGIS database and serves /readyz from the image's filesystem
+# as its non-root user. `python` works in python:3.11-slim (/usr/local/bin) and in Debian (python-is-python3).
 FROM python:3.11-slim-bookworm AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
@@ -6,12 +8,15 @@ RUN python -m venv /opt/venv
 COPY pyproject.toml requirements.lock README.md ./
 COPY geo_offers ./geo_offers
 COPY consent ./consent
+# A real install (not editable): the wheels bring their own GEOS (shapely), H3, libpq (psycopg2-binary) and
+# OpenSSL (cryptography), so the runtime image needs no system package beyond Python.
 RUN /opt/venv/bin/pip install -c requirements.lock .
 
 FROM python:3.11-slim-bookworm
+# WORKDIR first: the RUN below then creates /app in the image (buildah makes a WORKDIR only when a step uses it).
+WORKDIR /app
 RUN groupadd --system --gid 10001 geo && useradd --system --uid 10001 --gid geo --no-create-home geo
 COPY --from=builder /opt/venv /opt/venv
-WORKDIR /app
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     GEO_OFFERS_ENVIRONMENT=production

@@ -24,13 +24,16 @@ from geo_offers.kit import docs, health, problem_docs, problems
 from geo_offers.kit.bodylimit import BodyLimitMiddleware
 from geo_offers.kit.clock import Clock, utc_now
 from geo_offers.kit.contract import ContractMiddleware
-from geo_offers.kit.database import Database, libpq_dsn
+from geo_offers.kit.database import Database, keepalive_options, libpq_dsn
+from geo_offers.kit.deadline import DeadlineMiddleware, DeadlineStats
 from geo_offers.kit.deps import consent_ports
 from geo_offers.kit.logs import configure_logging
 from geo_offers.kit.metrics import Metrics, MetricsMiddleware
 from geo_offers.kit.migrate import head_revision
 from geo_offers.kit.pgasync import AsyncPool, Listener
 from geo_offers.kit.ratelimit import RateLimiter
+from geo_offers.kit.readtarget import ReadPool
+from geo_offers.kit.replication import ReplicationMonitor
 from geo_offers.matching import endpoints as offers
 from geo_offers.matching.fastpath import MatchFastPath
 from geo_offers.matching.feed import IndexFeed, Loader
@@ -56,6 +59,18 @@ near that person's *coarse* location (an H3 cell) right now. Every request needs
 """
 
 
+def make_pool(settings: Settings, dsn: str, setup: Sequence[str] = ()) -> AsyncPool:
+    """An asynchronous pool with the service's timeouts, keepalives and statement time limit."""
+    return AsyncPool(
+        dsn,
+        size=settings.db_pool_size,
+        role=settings.database_role,
+        timeout=float(settings.db_connect_timeout_s),
+        setup=[f"SET statement_timeout = {settings.db_statement_timeout_ms}", *setup],
+        options=keepalive_options(settings),
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -71,26 +86,26 @@ def create_app(
     if log:
         configure_logging(settings.log_level)
     metrics = Metrics()
+    deadline = DeadlineStats()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings)
         dsn = libpq_dsn(settings.database_url)
         timeout = float(settings.db_connect_timeout_s)
-        listener = Listener(dsn, role=settings.database_role, timeout=timeout)
-        pool = AsyncPool(
-            dsn,
-            size=settings.db_pool_size,
-            role=settings.database_role,
-            timeout=timeout,
-            setup=[f"SET statement_timeout = {settings.db_statement_timeout_ms}", ConsentGate.SETUP],
+        listener = Listener(dsn, role=settings.database_role, timeout=timeout, options=keepalive_options(settings))
+        pool = make_pool(settings, dsn, setup=[ConsentGate.SETUP])
+        read_pool = make_pool(settings, libpq_dsn(settings.read_database_url)) if settings.read_database_url else None
+        reads = ReadPool(pool, read_pool, db.target)
+        replication = ReplicationMonitor(
+            pool.fetch, read_pool.fetch if read_pool else None, interval=settings.replica_lag_probe_s
         )
         keys = KeyStore(db.sessions, settings.key_cache_ttl_s, trust_cache=lambda: listener.connected)
         listener.on("geo_offers_keys", keys.invalidate)
         listener.on_reset(keys.clear)
         matcher = Matcher(DealIndex(settings.index_res), max_entries=settings.match_cache_entries)
         loader, snapshots = index_loader(settings, db)
-        feed = IndexFeed(matcher, pool, listener, loader=loader, clock=clock, poll_s=settings.index_poll_s)
+        feed = IndexFeed(matcher, reads, listener, loader=loader, clock=clock, poll_s=settings.index_poll_s)
         services = Services(
             settings=settings,
             db=db,
@@ -105,6 +120,8 @@ def create_app(
             matcher=matcher,
             feed=feed,
             counter=Counter(pool.fetch, settings.counter_flush_s),
+            reads=reads,
+            replication=replication,
             code_claims=RateLimiter(settings.codes.code_claims_per_key_per_s, settings.codes.code_claims_per_key_burst),
             clock=clock,
             snapshots=snapshots,
@@ -121,7 +138,12 @@ def create_app(
         metrics.track("counter_rows_dropped", lambda: services.counter.dropped_rows)
         metrics.track("consent_decisions_committed", lambda: services.decisions.decisions)
         metrics.track("consent_decision_groups_committed", lambda: services.decisions.batches)
+        metrics.track("read_fallbacks", lambda: db.target.fallbacks)
+        metrics.track("deadline_answers", lambda: deadline.expired)
+        metrics.gauge(metrics.read_lag, lambda: -1.0 if replication.seconds is None else replication.seconds)
+        metrics.gauge(metrics.read_up, lambda: float(db.target.up and replication.seconds is not None))
         services.decisions.start()
+        await replication.start()
         publisher = asyncio.get_running_loop().create_task(metrics.publish_every(METRICS_PUBLISH_S))
         await feed.start()
         await listener.start()
@@ -145,6 +167,8 @@ def create_app(
                 ("counter", services.counter.stop),
                 ("index feed", feed.stop),
                 ("listener", listener.stop),
+                ("replication monitor", replication.stop),
+                ("read pool", reads.close),
                 ("pool", pool.close),
             ):
                 try:
@@ -170,6 +194,8 @@ def create_app(
         default_limit=settings.max_body_bytes,
         route_limits={"/v1/stores/import": settings.import_max_bytes, console.IMPORT_PATH: settings.import_max_bytes},
     )
+    imports = {"/v1/stores/import": settings.import_timeout_s, console.IMPORT_PATH: settings.import_timeout_s}
+    app.add_middleware(DeadlineMiddleware, timeout_s=settings.request_timeout_s, stats=deadline, longer=imports)
     app.add_middleware(MetricsMiddleware, metrics=metrics, log_access=settings.access_log)
     for router in (
         health.router,
@@ -200,9 +226,9 @@ def index_loader(settings: Settings, db: Database) -> tuple[Loader, SnapshotStor
     """How this process gets a complete deal index: from the machine's shared snapshot, or loaded on its own."""
     res = settings.index_res
     if settings.index_shared:
-        store = SnapshotStore(settings.index_dir or default_directory(), settings, db.engine)
+        store = SnapshotStore(settings.index_dir or default_directory(), settings, db.reading)
         return store.obtain, store
-    return (lambda cutoff, _newer: load_index(db.engine, res, cutoff)), None
+    return (lambda cutoff, _newer: load_index(db.reading, res, cutoff)), None
 
 
 def create_app_from_env() -> FastAPI:

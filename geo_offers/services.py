@@ -12,6 +12,8 @@ from geo_offers.kit.database import Database
 from geo_offers.kit.metrics import Metrics
 from geo_offers.kit.pgasync import AsyncPool, Listener
 from geo_offers.kit.ratelimit import RateLimiter
+from geo_offers.kit.readtarget import ReadPool
+from geo_offers.kit.replication import ReplicationMonitor
 from geo_offers.matching.feed import IndexFeed
 from geo_offers.matching.matcher import Matcher
 from geo_offers.matching.shared import SnapshotStore
@@ -36,6 +38,8 @@ class Services:
     matcher: Matcher
     feed: IndexFeed
     counter: Counter
+    reads: ReadPool  # the read database's pool (the primary's while none is set or it is down)
+    replication: ReplicationMonitor
     code_claims: RateLimiter  # code claims per app key (geo_offers/codes)
     clock: Clock = utc_now
     snapshots: SnapshotStore | None = None  # the machine's shared deal index (None: this worker loads its own)

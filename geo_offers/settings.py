@@ -34,6 +34,36 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=8, ge=1, le=100)
     db_statement_timeout_ms: int = Field(default=5000, ge=100)
     db_connect_timeout_s: int = Field(default=3, ge=1, le=60)
+    db_keepalive_idle_s: int = Field(
+        default=5, ge=1, le=3600, description="Idle seconds before TCP keepalive probes start (every connection)."
+    )
+    db_tcp_user_timeout_ms: int = Field(
+        default=5000,
+        ge=0,
+        description="TCP_USER_TIMEOUT of every connection: sent data unacknowledged this long drops it (a host "
+        "gone from the network). 0 keeps the system's default.",
+    )
+    read_database_url: str | None = Field(
+        default=None,
+        description="A streaming standby (or any read-only copy) for what may read slightly old data: the deal "
+        "index load and its change feed, the area catalogue, insight figures. Unset: everything reads from "
+        "database_url. The consent gate, keys and every write always use database_url.",
+    )
+    read_fallback: bool = Field(
+        default=True,
+        description="While the read database cannot be reached, read from database_url instead (off: answer 503).",
+    )
+    max_replica_lag_seconds: float = Field(
+        default=5.0, gt=0, description="/readyz answers 503 while the read database is further behind than this."
+    )
+    replica_lag_probe_s: float = Field(default=0.5, gt=0, le=60, description="How often the lag is measured.")
+    request_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Every request that has not started its answer after this long gets 503 problem+json "
+        "(a database that stops answering without closing its connections must not hang clients).",
+    )
 
     index_res: int = Field(default=8, ge=5, le=9, description="H3 resolution of deal coverage cells.")
     index_load_timeout_s: float = Field(default=120.0, gt=0, description="How long start-up waits for the index.")
@@ -83,6 +113,9 @@ class Settings(BaseSettings):
     activity_coarsest_res: int = Field(default=4, ge=0, le=6, description="Coarsest cell the activity insight takes.")
     counter_flush_s: float = Field(default=5.0, gt=0, le=300, description="How often each worker writes its counts.")
 
+    import_timeout_s: float = Field(
+        default=300.0, gt=0, description="The request deadline of bulk imports (request_timeout_s for the rest)."
+    )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     import_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     key_cache_ttl_s: float = Field(default=10.0, ge=0)

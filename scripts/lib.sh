@@ -25,8 +25,18 @@ apt_install() {
     [ ${#missing[@]} -eq 0 ] && return 0
     command -v apt-get >/dev/null || die "apt-get not found; install ${missing[*]} by hand"
     say "installing ${missing[*]} (apt)"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    apt_get update -qq
+    apt_get install -y -qq "${missing[@]}"
+}
+
+apt_get() {  # apt-get as root, waiting up to 10 minutes while another apt or dpkg holds its locks
+    local out tries=0
+    until out="$(as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@" 2>&1)"; do
+        # DPkg::Lock::Timeout covers dpkg's lock only; apt-get update's lists lock needs the retry
+        if grep -q "Could not get lock" <<<"$out" && [ $((tries += 1)) -le 120 ]; then sleep 5; continue; fi
+        printf '%s\n' "$out" >&2
+        return 1
+    done
 }
 
 ensure_python() {

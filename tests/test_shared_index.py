@@ -138,7 +138,7 @@ def test_a_rebuild_is_swapped_in_at_once_while_answers_keep_flowing(
 def store(fresh_database_url: str, tmp_path: Path) -> Iterator[SnapshotStore]:
     settings = make_settings(fresh_database_url)
     db = Database(settings)
-    yield SnapshotStore(tmp_path / "index", settings, db.engine)
+    yield SnapshotStore(tmp_path / "index", settings, db.reading)
     db.dispose()
 
 
@@ -208,7 +208,7 @@ def test_the_bulk_load_holds_what_loading_deal_by_deal_holds(
         publish(client, merchant)
     db = Database(make_settings(database_url))
     try:
-        bulk, _ = load_index(db.engine, 8, cutoff())
+        bulk, _ = load_index(db.reading, 8, cutoff())
         with db.engine.connect() as conn:
             rows = conn.exec_driver_sql(SELECT_ALL, {"cutoff": cutoff()}).mappings().all()
     finally:

@@ -17,7 +17,7 @@ from geo_offers.insights.counter import ACTIVITY_RES
 from geo_offers.insights.privacy import noise_key
 from geo_offers.insights.schemas import ActivityInsights, BudgetEntry, BudgetLog, DealInsights, SuggestedWindows
 from geo_offers.insights.suggestions import suggest
-from geo_offers.kit.deps import MerchantKey, NowDep, ServicesDep, SessionDep
+from geo_offers.kit.deps import MerchantKey, NowDep, ReadSessionDep, ServicesDep, SessionDep
 from geo_offers.kit.params import BIGINT_MAX, After, RowId
 from geo_offers.places.cell_patterns import cell_pattern
 from geo_offers.places.cells import parse_cell
@@ -50,6 +50,7 @@ def build_router(settings: Settings) -> APIRouter:
         principal: MerchantKey,
         services: ServicesDep,
         session: SessionDep,
+        reads: ReadSessionDep,
         now: NowDep,
         days: Annotated[int, Query(ge=1, le=366, description="How many closed days to show, newest last.")] = 28,
     ) -> DealInsights:
@@ -58,13 +59,14 @@ def build_router(settings: Settings) -> APIRouter:
         suppressed, and carries differential-privacy noise; `privacy` states the parameters. Another
         merchant's deal answers 404.
         """
-        return insights.deal_insights(session, _release(services, principal, now), deal_id, days)
+        return insights.deal_insights(session, _release(services, principal, now), deal_id, days, reads)
 
     @router.get("/activity")
     def activity(
         principal: MerchantKey,
         services: ServicesDep,
         session: SessionDep,
+        reads: ReadSessionDep,
         now: NowDep,
         cell: Annotated[str, activity_cell],
     ) -> ActivityInsights:
@@ -74,7 +76,7 @@ def build_router(settings: Settings) -> APIRouter:
         """
         parsed = parse_cell(cell)
         release = _release(services, principal, now)
-        return insights.activity_insights(session, release, parsed, activity_res.start)
+        return insights.activity_insights(session, release, parsed, activity_res.start, reads)
 
     @router.get("/stores/{store_id:int}/suggested-windows")
     def suggested_windows(
@@ -82,6 +84,7 @@ def build_router(settings: Settings) -> APIRouter:
         principal: MerchantKey,
         services: ServicesDep,
         session: SessionDep,
+        reads: ReadSessionDep,
         now: NowDep,
         resolution: Annotated[
             int,
@@ -99,7 +102,7 @@ def build_router(settings: Settings) -> APIRouter:
         store = stores_repo.get_store(session, principal.merchant_id, store_id)
         cell = int(h3.latlng_to_cell(store.lat, store.lon, resolution))
         release = _release(services, principal, now)
-        published = insights.activity_insights(session, release, cell, services.settings.activity_coarsest_res)
+        published = insights.activity_insights(session, release, cell, services.settings.activity_coarsest_res, reads)
         return suggest(published, store_id, limit)
 
     return router

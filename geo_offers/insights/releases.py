@@ -116,8 +116,15 @@ def _growth(first: Figure, second: Figure) -> GrowthOut:
     return GrowthOut(percent=round((second.count - first.count) / first.count * 100, 1), suppressed=False)
 
 
-def deal_insights(session: Session, release: Release, deal_id: int, days: int) -> DealInsights:
-    """Per day, per week (growth) and per hour of week, of the merchant's own deal (404 for others')."""
+def deal_insights(
+    session: Session, release: Release, deal_id: int, days: int, reads: Session | None = None
+) -> DealInsights:
+    """Per day, per week (growth) and per hour of week, of the merchant's own deal (404 for others').
+
+    Ownership is checked and the release logged in ``session`` (the primary); the counters are read from
+    ``reads`` (the read database) when given.
+    """
+    counters = reads if reads is not None else session
     assert release.principal.merchant_id is not None
     place = insights_repo.own_deal(session, release.principal.merchant_id, deal_id)
     tz = ZoneInfo(place.timezone)
@@ -128,7 +135,7 @@ def deal_insights(session: Session, release: Release, deal_id: int, days: int) -
     week_starts = (second_week_end - timedelta(days=13), second_week_end - timedelta(days=6))
     span_first = min(first, week_starts[0])
     true_days = insights_repo.day_counts(
-        session,
+        counters,
         deal_id,
         place.timezone,
         span_first,
@@ -165,7 +172,7 @@ def deal_insights(session: Session, release: Release, deal_id: int, days: int) -
         week_rows.append(WeekRow(week_start=start, week_end=week_days[-1], counts=_kinds(totals)))
     growth = Growth(**{kind: _growth(weekly[0][kind], weekly[1][kind]) for kind in KINDS})
     since, until = release.week_window()
-    true_hours = insights_repo.deal_hour_counts(session, deal_id, place.timezone, since, until)
+    true_hours = insights_repo.deal_hour_counts(counters, deal_id, place.timezone, since, until)
     hour_rows: list[HourRow] = []
     for how in range(168):
         figures = {
@@ -195,8 +202,11 @@ def deal_insights(session: Session, release: Release, deal_id: int, days: int) -
     )
 
 
-def activity_insights(session: Session, release: Release, cell: int, coarsest_res: int) -> ActivityInsights:
-    """Match requests per local hour of week in a cell at or next to one of the merchant's stores."""
+def activity_insights(
+    session: Session, release: Release, cell: int, coarsest_res: int, reads: Session | None = None
+) -> ActivityInsights:
+    """Match requests per local hour of week in a cell at or next to one of the merchant's stores (counters
+    from ``reads`` when given, as in ``deal_insights``)."""
     res = resolution(cell)
     if res > ACTIVITY_RES:
         raise InvalidInput(f"activity is counted in resolution-{ACTIVITY_RES} cells; send that cell or a coarser one")
@@ -208,7 +218,9 @@ def activity_insights(session: Session, release: Release, cell: int, coarsest_re
         raise Forbidden("activity is shown only for cells that hold or border one of your stores")
     since, until = release.week_window()
     low, high = descendant_range(cell, ACTIVITY_RES)
-    true_hours = insights_repo.activity_hour_counts(session, low, high, timezone, since.date(), until.date())
+    true_hours = insights_repo.activity_hour_counts(
+        reads if reads is not None else session, low, high, timezone, since.date(), until.date()
+    )
     name = cell_str(cell)
     pub = release.publisher
     hours: list[ActivityHour] = []

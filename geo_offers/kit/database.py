@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from geo_offers.kit.readtarget import ReadTarget
 from geo_offers.settings import Settings
 
 
@@ -27,11 +29,33 @@ def libpq_dsn(url: str) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def make_engine(settings: Settings, *, pool_size: int | None = None, role: str | None = None) -> Engine:
-    """An engine whose connections time out, cap statement time and drop to the service role."""
+def keepalive_options(settings: Settings) -> dict[str, int]:
+    """libpq options that notice a connection whose peer is gone: TCP keepalives and the TCP user timeout.
+
+    They cover a host that left the network; a server that is alive but frozen (its kernel still acknowledges)
+    is bounded by the request deadline (``geo_offers.kit.deadline``) and the asynchronous pool's own timeouts.
+    """
+    options = {
+        "keepalives": 1,
+        "keepalives_idle": settings.db_keepalive_idle_s,
+        "keepalives_interval": 2,
+        "keepalives_count": 3,
+    }
+    if settings.db_tcp_user_timeout_ms:
+        options["tcp_user_timeout"] = settings.db_tcp_user_timeout_ms
+    return options
+
+
+def make_engine(
+    settings: Settings, *, url: str | None = None, pool_size: int | None = None, role: str | None = None
+) -> Engine:
+    """An engine whose connections time out, cap statement time and drop to the service role.
+
+    ``url`` defaults to the primary (``database_url``).
+    """
     size = pool_size if pool_size is not None else settings.db_pool_size
     engine = create_engine(
-        sqlalchemy_url(settings.database_url),
+        sqlalchemy_url(url or settings.database_url),
         pool_size=size,
         max_overflow=size,
         pool_pre_ping=True,
@@ -40,6 +64,7 @@ def make_engine(settings: Settings, *, pool_size: int | None = None, role: str |
             "connect_timeout": settings.db_connect_timeout_s,
             "application_name": "geo-offers",
             "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
+            **keepalive_options(settings),
         },
     )
     service_role = settings.database_role if role is None else role
@@ -55,11 +80,23 @@ def make_engine(settings: Settings, *, pool_size: int | None = None, role: str |
 
 
 class Database:
-    """Engine and session factory, created in the app lifespan and disposed on shutdown."""
+    """Engines and session factories, created in the app lifespan and disposed on shutdown.
+
+    ``engine``/``sessions`` reach the primary; ``read_engine``/``read_sessions`` the read database when one is
+    set (``read_database_url``), else the very same primary objects. ``reading()`` picks between them while the
+    read database is down (``ReadTarget``).
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.engine = make_engine(settings)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.separate_reads = settings.read_database_url is not None
+        self.read_engine = self.engine
+        self.read_sessions = self.sessions
+        if self.separate_reads:
+            self.read_engine = make_engine(settings, url=settings.read_database_url)
+            self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        self.target = ReadTarget(separate=self.separate_reads, fallback=settings.read_fallback)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -67,9 +104,33 @@ class Database:
         with self.sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read-only connection to the read database (or to the primary while it is down and
+        ``read_fallback`` allows), in a transaction that ends with the block."""
+        engine = self.engine
+        if self.target.use_read():
+            try:
+                conn = self.read_engine.connect()
+            except OperationalError:
+                self.target.failed()
+                if not self.target.fallback:
+                    raise
+            else:
+                self.target.succeeded()
+                with conn, conn.begin():
+                    conn.execute(text("SET TRANSACTION READ ONLY"))
+                    yield conn
+                return
+        with engine.connect() as conn, conn.begin():
+            conn.execute(text("SET TRANSACTION READ ONLY"))
+            yield conn
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        if self.separate_reads:
+            self.read_engine.dispose()
 
 
 @contextmanager

@@ -74,6 +74,16 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
+def get_read_session(services: ServicesDep) -> Iterator[Session]:
+    """A read-only session on the read database (the primary while none is set, or while it is down and
+    ``read_fallback`` allows), for figures that may be a moment old; closed before the response is sent."""
+    with services.db.reading() as conn, Session(bind=conn) as session:
+        yield session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
+
+
 async def get_principal(
     request: Request,
     services: ServicesDep,

@@ -45,12 +45,28 @@ def _check_database(services: Services) -> dict[str, Any]:
         )
     if not services.feed.ready.is_set():
         raise ServiceUnavailable("the offer index is still loading", retry_after_s=2)
+    lag = services.replication.seconds
+    limit = services.settings.max_replica_lag_seconds
+    if lag is None and services.db.separate_reads and not services.settings.read_fallback:
+        raise ServiceUnavailable("the read database is not reachable", retry_after_s=2)
+    if lag is not None and lag > limit:
+        raise ServiceUnavailable(
+            f"the read database is {lag:.1f} s behind the primary (at most {limit:g} s allowed)", retry_after_s=5
+        )
     return {
         "status": "ready",
         "revision": revision,
         "listener": services.listener.connected,
         "deals_indexed": len(services.matcher.index),
+        "read_database": _read_state(services, lag),
     }
+
+
+def _read_state(services: Services, lag: float | None) -> dict[str, Any]:
+    """Where reads go and how far behind that is."""
+    if not services.db.separate_reads:
+        return {"separate": False}
+    return {"separate": True, "reachable": lag is not None and services.db.target.up, "lag_seconds": lag}
 
 
 @router.get("/readyz", summary="The database is reachable and migrated to the newest revision")

@@ -17,6 +17,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -52,10 +53,26 @@ class Metrics:
             "geo_offers_internal_total",
             "The service's own machinery, by kind: match_cache_hits, match_cache_misses, index_changes_applied, "
             "counter_rows_flushed, counter_rows_dropped (insight counts lost while the database was down), "
-            "consent_decisions_committed, consent_decision_groups_committed (their ratio is the group size).",
+            "consent_decisions_committed, consent_decision_groups_committed (their ratio is the group size), "
+            "read_fallbacks (reads sent to the primary while the read database was down), deadline_answers "
+            "(requests answered 503 by the request deadline).",
             ("kind",),
             registry=target,
         )
+        self.read_lag = Gauge(
+            "geo_offers_read_database_lag_seconds",
+            "How far the read database (a streaming standby) is behind the primary; 0 without a read database, "
+            "-1 while it cannot be asked.",
+            registry=target,
+            multiprocess_mode="max",
+        )
+        self.read_up = Gauge(
+            "geo_offers_read_database_up",
+            "1 while reads reach the read database (or no read database is set), 0 while they fall back or fail.",
+            registry=target,
+            multiprocess_mode="min",
+        )
+        self._gauges: list[tuple[Gauge, Callable[[], float]]] = []
         self._sources: dict[str, Callable[[], int]] = {}
         self._published: dict[str, int] = {}
 
@@ -65,8 +82,14 @@ class Metrics:
         self._sources[kind] = read
         self.internal.labels(kind)  # present (as 0) before the first increment
 
+    def gauge(self, gauge: Gauge, read: Callable[[], float]) -> None:
+        """Set ``gauge`` from ``read()`` at every publication."""
+        self._gauges.append((gauge, read))
+
     def publish(self) -> None:
         """Copy what the tracked counts grew by since the last call (each worker calls it for itself)."""
+        for gauge, read_value in self._gauges:
+            gauge.set(read_value())
         for kind, read in self._sources.items():
             value = read()
             grown = value - self._published.get(kind, 0)

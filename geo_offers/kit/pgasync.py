@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 import psycopg2
 import psycopg2.extensions as pgext
@@ -55,12 +55,24 @@ async def wait_ready(conn: Any, timeout: float) -> None:
             remove(fd)
 
 
-async def connect(dsn: str, role: str, timeout: float, setup: Sequence[str] = ()) -> Any:
-    """Open an asynchronous connection, take the service role and run ``setup`` statements."""
-    # TCP keepalives notice a silently dropped connection (the LISTEN socket may be idle for hours).
-    conn = psycopg2.connect(
-        dsn, async_=True, keepalives=1, keepalives_idle=5, keepalives_interval=2, keepalives_count=3
-    )
+#: TCP keepalives notice a silently dropped connection (the LISTEN socket may be idle for hours).
+DEFAULT_OPTIONS: Mapping[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+}
+
+
+async def connect(
+    dsn: str, role: str, timeout: float, setup: Sequence[str] = (), options: Mapping[str, Any] = DEFAULT_OPTIONS
+) -> Any:
+    """Open an asynchronous connection, take the service role and run ``setup`` statements.
+
+    ``options`` are libpq connection parameters (keepalives, tcp_user_timeout); ``timeout`` bounds the whole
+    connection set-up, a server that accepts but never answers included.
+    """
+    conn = psycopg2.connect(dsn, async_=True, **options)
     try:
         await wait_ready(conn, timeout)
         statements = ([f'SET ROLE "{role}"'] if role else []) + list(setup)
@@ -89,6 +101,14 @@ def _dicts(cur: Any) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
+class Queries(Protocol):
+    """What the hot paths ask of a pool (``AsyncPool``, or ``ReadPool`` with its fallback)."""
+
+    async def fetch(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    async def fetch_named(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]: ...
+
+
 class AsyncPool:
     """A fixed number of asynchronous connections, each used by one query at a time.
 
@@ -96,11 +116,21 @@ class AsyncPool:
     database restarts; while it is down, queries fail fast with ``ServiceUnavailable``.
     """
 
-    def __init__(self, dsn: str, *, size: int, role: str, timeout: float, setup: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        size: int,
+        role: str,
+        timeout: float,
+        setup: Sequence[str] = (),
+        options: Mapping[str, Any] = DEFAULT_OPTIONS,
+    ) -> None:
         self._dsn = dsn
         self._role = role
         self._timeout = timeout
         self._setup = tuple(setup)
+        self._options = dict(options)
         self._idle: asyncio.Queue[Any] = asyncio.Queue()
         for _ in range(size):
             self._idle.put_nowait(None)  # a free slot, connected on first use
@@ -122,7 +152,7 @@ class AsyncPool:
             raise ServiceUnavailable("the database pool is exhausted") from exc
         try:
             if conn is None or conn.closed:
-                conn = await connect(self._dsn, self._role, self._timeout, self._setup)
+                conn = await connect(self._dsn, self._role, self._timeout, self._setup, self._options)
             cur = conn.cursor()
             cur.execute(sql, params)
             await wait_ready(conn, self._timeout)
@@ -159,8 +189,11 @@ class Listener:
     ``connected`` is True only while notifications are flowing; caches must not be trusted otherwise.
     """
 
-    def __init__(self, dsn: str, *, role: str, timeout: float, retry_s: float = 0.5) -> None:
+    def __init__(
+        self, dsn: str, *, role: str, timeout: float, retry_s: float = 0.5, options: Mapping[str, Any] = DEFAULT_OPTIONS
+    ) -> None:
         self._dsn = dsn
+        self._options = dict(options)
         self._role = role
         self._timeout = timeout
         self._retry_s = retry_s
@@ -204,7 +237,7 @@ class Listener:
             conn = None
             try:
                 listen = [f'LISTEN "{channel}"' for channel in self._handlers]
-                conn = await connect(self._dsn, self._role, self._timeout, listen)
+                conn = await connect(self._dsn, self._role, self._timeout, listen, self._options)
                 for reset in self._resets:
                     result = reset()
                     if asyncio.iscoroutine(result):

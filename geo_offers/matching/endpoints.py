@@ -71,7 +71,7 @@ def build_router(settings: Settings) -> APIRouter:
                 f"area catalogues are served for cells of resolution {catalogue_res.start} to "
                 f"{catalogue_res.stop - 1}; this cell has resolution {res}"
             )
-        body = await area.catalogue(services.pool.fetch, parsed, settings.index_res, services.clock(), after, limit)
+        body = await area.catalogue(services.reads.fetch, parsed, settings.index_res, services.clock(), after, limit)
         tag = area.etag(body)
         headers = {"ETag": tag, "Cache-Control": f"private, max-age={settings.area_max_age_s}"}
         if area.matches(if_none_match, tag):

@@ -4,9 +4,13 @@ Changes come from ``deal_changes``, the rows the deals and stores triggers write
 numbered in commit order (migration 0009). The full load notes the number its snapshot reached; from then on
 the feed reads the changes after the last number it applied, re-reads the deals they name and updates the index.
 It looks whenever a NOTIFY on ``geo_offers_deals`` wakes it (the fast path on the primary) and at least every
-``poll_s`` seconds (the only path on a standby, where NOTIFY never arrives). A lost LISTEN connection therefore
-costs nothing but latency: nothing is reloaded, the table still holds what the notifications said. Only a gap
-(changes pruned before they were read) or a flood of changes (a large import) makes it load everything again.
+``poll_s`` seconds (the only path on a standby, where NOTIFY never arrives). With a read database, the changes,
+the deals they name and the full load are all read there (``pool`` and ``connect`` are the read side), while
+the notifications still come from the primary's LISTEN: a notification makes the feed look at once, and a look
+that finds the standby not there yet is repeated after 10, 20, 40, ... ms (``SOON_S``) until it is. A lost
+LISTEN connection therefore costs nothing but latency: nothing is reloaded, the table still holds what the
+notifications said. Only a gap (changes pruned before they were read) or a flood of changes (a large import)
+makes it load everything again.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from geo_offers.kit.clock import Clock
-from geo_offers.kit.pgasync import AsyncPool, Listener
+from geo_offers.kit.pgasync import Listener, Queries
 from geo_offers.matching.index import DealIndex
 from geo_offers.matching.matcher import Matcher
 from geo_offers.matching.records import DealRecord
@@ -30,6 +34,9 @@ CHANNEL = "geo_offers_deals"
 #: More changes than this waiting at once (a large import) are cheaper to take by loading everything again.
 CHANGE_LIMIT = 20_000
 RETRY_S = 1.0
+#: A notification that finds no new change (the standby has not replayed it yet) is followed by looks after
+#: 10, 20, 40, ... ms, up to the polling interval.
+SOON_S = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +62,7 @@ class IndexFeed:
     def __init__(
         self,
         matcher: Matcher,
-        pool: AsyncPool,
+        pool: Queries,
         listener: Listener,
         *,
         loader: Loader,
@@ -131,29 +138,41 @@ class IndexFeed:
                 self.settled.set()
                 await asyncio.sleep(RETRY_S)
         self.settled.set()
+        soon = 0.0  # after a notification whose change was not there yet (a standby replaying): look again soon
         while not self._stopping:
+            notified = False
             # asyncio.timeout, not wait_for: in Python 3.11 wait_for can swallow a cancellation that arrives as
             # the event is set, and stop() would then wait for a loop that never ends.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._poll_s):
+                async with asyncio.timeout(soon or self._poll_s):
                     await self._wake.wait()
+                notified = True
             self._wake.clear()
             try:
-                await self.catch_up()
+                found = await self.catch_up()
             except Exception as exc:  # noqa: BLE001 - the next wake-up or poll tries again
                 log.warning("reading deal changes failed: %s", type(exc).__name__)
                 await asyncio.sleep(RETRY_S)
+                continue
+            if found:
+                soon = 0.0
+            elif notified:
+                soon = SOON_S
+            elif soon:
+                soon = soon * 2 if soon * 2 < self._poll_s else 0.0
 
-    async def catch_up(self) -> None:
-        """Apply every change after ``seq`` (or load everything again when some are gone or too many wait)."""
+    async def catch_up(self) -> bool:
+        """Apply every change after ``seq`` (or load everything again when some are gone or too many wait);
+        whether there was any."""
         rows = await self._pool.fetch(CHANGES_AFTER, {"after": self.seq, "limit": CHANGE_LIMIT})
         if not rows:
-            return
+            return False
         batch = batch_from(rows, self.seq)
         if batch is None or batch.rows >= CHANGE_LIMIT:
             await self.reload()
-            return
+            return True
         await self.apply(batch)
+        return True
 
     async def apply(self, batch: ChangeBatch) -> None:
         """Re-read the named deals (and the deals of named stores) and update the index."""

@@ -41,12 +41,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine
 
 from geo_offers.kit.database import Database
 from geo_offers.matching import snapshot
 from geo_offers.matching.index import DealIndex
-from geo_offers.matching.source import load_index
+from geo_offers.matching.source import Connect, load_index
 from geo_offers.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -126,7 +125,7 @@ def _build_snapshot(settings: Settings, path: Path, identity: Identity, cutoff: 
     """Load the deals and write them as a snapshot (in a process of its own: see ``SnapshotStore._build``)."""
     db = Database(settings)
     try:
-        index, seq = load_index(db.engine, identity.res, cutoff)
+        index, seq = load_index(db.reading, identity.res, cutoff)
     finally:
         db.dispose()
     arrays, meta = index.parts()
@@ -137,10 +136,10 @@ def _build_snapshot(settings: Settings, path: Path, identity: Identity, cutoff: 
 class SnapshotStore:
     """Gives a worker a complete index: a fitting snapshot mapped, or a new one built, written and mapped."""
 
-    def __init__(self, directory: Path, settings: Settings, engine: Engine) -> None:
+    def __init__(self, directory: Path, settings: Settings, connect: Connect) -> None:
         self._directory = directory
         self._settings = settings
-        self._engine = engine
+        self._connect = connect  # where the index is read: the read database, or the primary
         self._res = settings.index_res
         self.builds = 0  # indexes this process loaded from the database (and wrote as a snapshot)
         self.maps = 0  # snapshots this process mapped, its own or another's
@@ -148,12 +147,12 @@ class SnapshotStore:
 
     def identity(self) -> Identity:
         """The identity of the database the engine reaches."""
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.exec_driver_sql(_IDENTITY).mappings().one()
         return Identity(str(row["system"]), row["database"], int(row["oid"]), str(row["revision"]), self._res)
 
     def _continues(self, seq: int) -> bool:
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.exec_driver_sql(_CONTINUES, {"next": seq + 1}).mappings().one()
         head = int(row["head"])
         return seq == head or (seq < head and bool(row["continues"]))

@@ -12,12 +12,13 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, text
 
 from geo_offers.matching.index import DealIndex
 from geo_offers.matching.records import DealRecord
@@ -61,16 +62,21 @@ def record(row: Mapping[Any, Any]) -> DealRecord:
     return DealRecord(**row)
 
 
+#: Opens a connection in a new transaction (``Database.reading``: the read database, or the primary).
+Connect = Callable[[], AbstractContextManager[Connection]]
+
+
 def load_index(
-    engine: Engine, res: int, cutoff: datetime, progress: Callable[[int], None] | None = None
+    connect: Connect, res: int, cutoff: datetime, progress: Callable[[int], None] | None = None
 ) -> tuple[DealIndex, int]:
     """Build a complete index (blocking; run it in a thread), streaming rows through a server-side cursor.
 
     Also returns the number of the last deal-changing transaction the load saw: one snapshot holds both, so the
-    index is exactly the deals as of that transaction, and every later change has a larger number.
+    index is exactly the deals as of that transaction, and every later change has a larger number. On a standby
+    that holds as well: ``deal_changes`` and the deals replicate in the same transactions.
     """
     index = DealIndex(res)
-    with engine.connect() as conn, conn.begin():
+    with connect() as conn:
         conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
         # A million deals take longer than one statement may on the request path.
         conn.execute(text("SET LOCAL statement_timeout = 0"))

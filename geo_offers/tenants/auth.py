@@ -9,10 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from consent.errors import Unauthorized
+from geo_offers.kit.problems import translate_db_error
 from geo_offers.tenants.keys import hash_key, parse_key_id
 from geo_offers.tenants.models import ApiKey
 
@@ -90,7 +92,14 @@ class KeyStore:
             if cached is not None and now - cached.fetched < self._ttl:
                 return cached
         generation = self._generation
-        entry = await run_in_threadpool(self._load, key_id, now)
+        try:
+            entry = await run_in_threadpool(self._load, key_id, now)
+        except SQLAlchemyError as exc:
+            # The match fast path answers outside FastAPI's error handlers: say 503 here, not a bare 500.
+            domain = translate_db_error(exc)
+            if domain is None:
+                raise
+            raise domain from exc
         if trusted and generation == self._generation:
             self._cache[key_id] = entry
             self._cache.move_to_end(key_id)
