@@ -267,6 +267,14 @@ def _chunks(
         yield seed * 1_000_003 + k, first_id + start, min(CHUNK, deals - start), stores, now
 
 
+def deal_count(url: str) -> int:
+    """How many deals the database holds."""
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM deals")
+        row = cur.fetchone()
+    return int(row[0]) if row else 0
+
+
 def load(url: str, deals: int, *, seed: int = 1, jobs: int = 2, now: datetime | None = None) -> LoadStats:
     """Add ``deals`` deals (and their stores and merchants) to a migrated database, in one transaction."""
     started = time.monotonic()

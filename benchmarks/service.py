@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from geo_offers.matching.shared import default_directory
 from tests import databases
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get("GEO_OFFERS_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 LOG_DIR = ROOT / ".local" / "bench"
+INDEX_DIR = default_directory().with_name(f"geo-offers-bench-{os.getuid()}")
 
 
 def url_of(name: str) -> str:
@@ -32,8 +35,14 @@ def fresh_database(name: str) -> str:
 
 
 def drop_database(name: str) -> None:
-    """Drop a benchmark database."""
+    """Drop a benchmark database (and the benchmarks' deal index snapshots, which hold memory on a tmpfs)."""
     databases.drop_database(ADMIN_URL, name)
+    drop_snapshots()
+
+
+def drop_snapshots() -> None:
+    """Remove the deal index snapshots services started by the benchmarks have written."""
+    shutil.rmtree(INDEX_DIR, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,18 @@ class Memory:
     pid: int
     rss_mib: float
     hwm_mib: float
+    pss_mib: float = 0.0  # proportional set size: shared pages (the mapped index) count by their share
+
+
+def _pss_kib(pid: int) -> float:
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return 0.0
+    for line in lines:
+        if line.startswith("Pss:"):
+            return float(line.split()[1])
+    return 0.0
 
 
 def _children(pid: int) -> list[int]:
@@ -79,6 +100,8 @@ class Service:
             "GEO_OFFERS_RATE_LIMIT_BURST": "1000000000",
             "GEO_OFFERS_INDEX_LOAD_TIMEOUT_S": "900",
             "GEO_OFFERS_LOG_LEVEL": "WARNING",
+            # The shared deal index snapshots of benchmark databases: a directory of their own (see drop_database).
+            "GEO_OFFERS_INDEX_DIR": str(INDEX_DIR),
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None
@@ -127,9 +150,9 @@ class Service:
         return pids
 
     def memory(self) -> list[Memory]:
-        """RSS and peak RSS (VmHWM) of each worker."""
+        """RSS, peak RSS (VmHWM) and PSS of each worker."""
         return [
-            Memory(pid, _status_kib(pid, "VmRSS") / 1024, _status_kib(pid, "VmHWM") / 1024)
+            Memory(pid, _status_kib(pid, "VmRSS") / 1024, _status_kib(pid, "VmHWM") / 1024, _pss_kib(pid) / 1024)
             for pid in self.worker_pids()
         ]
 

@@ -36,9 +36,11 @@ from geo_offers.kit.readtarget import ReadPool
 from geo_offers.kit.replication import ReplicationMonitor
 from geo_offers.matching import endpoints as offers
 from geo_offers.matching.fastpath import MatchFastPath
-from geo_offers.matching.feed import IndexFeed
+from geo_offers.matching.feed import IndexFeed, Loader
 from geo_offers.matching.index import DealIndex
 from geo_offers.matching.matcher import Matcher
+from geo_offers.matching.shared import SnapshotStore, default_directory
+from geo_offers.matching.source import load_index
 from geo_offers.places.deals import endpoints as deals
 from geo_offers.places.stores import endpoints as stores
 from geo_offers.services import Services
@@ -102,7 +104,8 @@ def create_app(
         listener.on("geo_offers_keys", keys.invalidate)
         listener.on_reset(keys.clear)
         matcher = Matcher(DealIndex(settings.index_res), max_entries=settings.match_cache_entries)
-        feed = IndexFeed(matcher, reads, listener, connect=db.reading, clock=clock, poll_s=settings.index_poll_s)
+        loader, snapshots = index_loader(settings, db)
+        feed = IndexFeed(matcher, reads, listener, loader=loader, clock=clock, poll_s=settings.index_poll_s)
         services = Services(
             settings=settings,
             db=db,
@@ -121,12 +124,16 @@ def create_app(
             replication=replication,
             code_claims=RateLimiter(settings.codes.code_claims_per_key_per_s, settings.codes.code_claims_per_key_burst),
             clock=clock,
+            snapshots=snapshots,
         )
         app.state.services = services
         metrics.track("match_cache_hits", lambda: matcher.hits)
         metrics.track("match_cache_misses", lambda: matcher.misses)
         metrics.track("index_changes_applied", lambda: feed.applied)
         metrics.track("index_reloads", lambda: feed.reloads)
+        if snapshots is not None:
+            metrics.track("index_snapshot_builds", lambda: snapshots.builds)
+            metrics.track("index_snapshot_maps", lambda: snapshots.maps)
         metrics.track("counter_rows_flushed", lambda: services.counter.flushed_rows)
         metrics.track("counter_rows_dropped", lambda: services.counter.dropped_rows)
         metrics.track("consent_decisions_committed", lambda: services.decisions.decisions)
@@ -213,6 +220,15 @@ def create_app(
     for router in extra_routers:
         app.include_router(router)
     return app
+
+
+def index_loader(settings: Settings, db: Database) -> tuple[Loader, SnapshotStore | None]:
+    """How this process gets a complete deal index: from the machine's shared snapshot, or loaded on its own."""
+    res = settings.index_res
+    if settings.index_shared:
+        store = SnapshotStore(settings.index_dir or default_directory(), settings, db.reading)
+        return store.obtain, store
+    return (lambda cutoff, _newer: load_index(db.reading, res, cutoff)), None
 
 
 def create_app_from_env() -> FastAPI:

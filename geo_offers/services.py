@@ -16,6 +16,7 @@ from geo_offers.kit.readtarget import ReadPool
 from geo_offers.kit.replication import ReplicationMonitor
 from geo_offers.matching.feed import IndexFeed
 from geo_offers.matching.matcher import Matcher
+from geo_offers.matching.shared import SnapshotStore
 from geo_offers.settings import Settings
 from geo_offers.tenants.auth import KeyStore
 
@@ -41,3 +42,4 @@ class Services:
     replication: ReplicationMonitor
     code_claims: RateLimiter  # code claims per app key (geo_offers/codes)
     clock: Clock = utc_now
+    snapshots: SnapshotStore | None = None  # the machine's shared deal index (None: this worker loads its own)

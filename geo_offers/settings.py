@@ -73,6 +73,16 @@ class Settings(BaseSettings):
         le=60,
         description="How often each worker looks for deal changes without a notification (the only way on a standby).",
     )
+    index_shared: bool = Field(
+        default=True,
+        description="Build the deal index once per machine into a snapshot file that every worker maps read-only "
+        "(else each worker loads its own copy).",
+    )
+    index_dir: Path | None = Field(
+        default=None,
+        description="Directory of the shared index snapshots (a tmpfs; mode 700). Unset: $XDG_RUNTIME_DIR/geo-offers, "
+        "else /dev/shm/geo-offers-UID. Snapshots are kept across restarts and checked before use.",
+    )
     match_fast_path: bool = Field(
         default=True, description="Serve POST /v1/offers/match from an ASGI fast path (same checks and answers)."
     )

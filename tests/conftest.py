@@ -8,7 +8,10 @@ Isolation comes from fresh ids per test, and `fresh_database` gives a test a dat
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -20,6 +23,12 @@ from geo_offers.kit.database import Database
 from geo_offers.settings import Settings
 from tests import databases
 from tests.helpers import FakeClock, Keys, make_settings, notice_body
+
+# The run's shared deal index snapshots (and those of the services it starts) go to a directory of its own,
+# removed at the end: the test databases are thrown away, so would their snapshots be.
+INDEX_DIR = tempfile.mkdtemp(prefix="geo-offers-test-index-")
+os.environ["GEO_OFFERS_INDEX_DIR"] = INDEX_DIR
+atexit.register(shutil.rmtree, INDEX_DIR, True)
 
 ADMIN_URL = os.environ.get("GEO_OFFERS_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

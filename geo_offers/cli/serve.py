@@ -22,7 +22,12 @@ def serve(
         int, typer.Option("--port", min=1, max=65535, metavar="PORT", help="The TCP port to listen on.")
     ] = 8000,
     workers: Annotated[
-        int, typer.Option(min=1, metavar="N", help="Worker processes; each holds its own deal index and database pool.")
+        int,
+        typer.Option(
+            min=1,
+            metavar="N",
+            help="Worker processes; they share one deal index (built once), each has its own database pool.",
+        ),
     ] = 1,
 ) -> int:
     """Serve the HTTP API.

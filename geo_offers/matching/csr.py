@@ -36,6 +36,13 @@ class Csr:
         self.cells = np.concatenate(cells) if cells else np.zeros(0, dtype=code_dtype)
         self.starts = np.concatenate((*begins, [len(keys)])).astype(np.int64)
 
+    @classmethod
+    def of(cls, cells: npt.NDArray[np.generic], starts: npt.NDArray[np.int64], slots: Slots) -> Csr:
+        """A table over arrays made before (such as read-only views of a mapped snapshot)."""
+        table = cls.__new__(cls)
+        table.cells, table.starts, table.slots = cells, starts, slots
+        return table
+
     def __len__(self) -> int:
         return len(self.slots)
 

@@ -24,18 +24,10 @@ from datetime import datetime, timedelta
 
 from geo_offers.kit.clock import Clock
 from geo_offers.kit.pgasync import Listener, Queries
+from geo_offers.matching.index import DealIndex
 from geo_offers.matching.matcher import Matcher
 from geo_offers.matching.records import DealRecord
-from geo_offers.matching.source import (
-    BY_DEALS,
-    BY_STORES,
-    CHANGES_AFTER,
-    ChangeBatch,
-    Connect,
-    batch_from,
-    load_index,
-    record,
-)
+from geo_offers.matching.source import BY_DEALS, BY_STORES, CHANGES_AFTER, ChangeBatch, batch_from, record
 
 log = logging.getLogger(__name__)
 CHANNEL = "geo_offers_deals"
@@ -58,6 +50,10 @@ class Applied:
 
 
 Follower = Callable[[Applied], None]
+#: Gives a complete index and its ``seq`` (blocking): ``loader(cutoff, newer_than)``, where ``newer_than`` is the
+#: ``seq`` of the complete index the feed has and wants replaced (None at start). A private load from the database
+#: (``source.load_index``) or a snapshot shared by the machine's workers (``shared.SnapshotStore.obtain``).
+Loader = Callable[[datetime, int | None], tuple[DealIndex, int]]
 
 
 class IndexFeed:
@@ -69,13 +65,13 @@ class IndexFeed:
         pool: Queries,
         listener: Listener,
         *,
-        connect: Connect,
+        loader: Loader,
         clock: Clock,
         poll_s: float = 0.5,
     ) -> None:
         self.matcher = matcher
         self._pool = pool
-        self._connect = connect
+        self._loader = loader
         self._clock = clock
         self._poll_s = poll_s
         self._wake = asyncio.Event()
@@ -84,6 +80,7 @@ class IndexFeed:
         self.ready = asyncio.Event()  # the index has been loaded once
         self.settled = asyncio.Event()  # the first load succeeded or failed
         self.seq = 0  # the last transaction number whose changes are in the index
+        self.base_seq: int | None = None  # the seq of the complete index the changes are applied on
         self.applied = 0  # change rows applied since start
         self.reloads = 0
         self._generation = 0  # bumped by every full load
@@ -109,14 +106,13 @@ class IndexFeed:
                 log.exception("an index follower failed")
 
     async def reload(self) -> None:
-        """Load every matchable deal into a new index and swap it in (old answers keep flowing meanwhile)."""
-        index, seq = await asyncio.to_thread(load_index, self._connect, self.matcher.index.res, self._cutoff())
+        """Take a new complete index and swap it in (old answers keep flowing meanwhile)."""
+        index, seq = await asyncio.to_thread(self._loader, self._cutoff(), self.base_seq)
         self._generation += 1
         self.matcher.replace(index)
-        self.seq = seq
+        self.seq = self.base_seq = seq
         self.reloads += 1
         log.info("deal index loaded", extra={"count": len(index), "seq": seq})
-        self.ready.set()
         self._tell(Applied(seq=seq, reloaded=True))
 
     async def start(self) -> None:
@@ -135,6 +131,8 @@ class IndexFeed:
         while not self.ready.is_set() and not self._stopping:
             try:
                 await self.reload()
+                await self.catch_up()  # a kept snapshot may be behind the database: serve once caught up
+                self.ready.set()
             except Exception as exc:  # noqa: BLE001 - the database may not be up yet: try again
                 log.warning("loading the deal index failed; retrying: %s", type(exc).__name__)
                 self.settled.set()

@@ -3,14 +3,17 @@
 Memory is what limits a worker with a million deals (16 million coverage cells), so nothing here is a Python
 object per deal or per cell:
 
-- per-deal columns are numpy arrays indexed by *slot* (grown by doubling); the offers' pre-rendered JSON lives
-  in two byte pools with offsets, one for each deal's own part and one for store parts (stored once per store),
-  and the part the device applies (frequency rules, one-time codes) is kept once per distinct value;
+- per-deal columns and the offers' pre-rendered JSON are numpy arrays and byte pools by *slot*
+  (``geo_offers.matching.storage``);
 - the cell map is a compressed sparse row (CSR) table built once per full load: coverage cells sorted (as the
   31 meaningful bits of a resolution-8 index), offsets, and the slots of each cell; a second CSR holds the
   parents one resolution up, so the usual query (a resolution-7 cell) is one binary search and one slice,
   without merging its seven children;
 - deal id -> slot is a binary search in the sorted ids of the load.
+
+A frozen index is its *base*: arrays that ``parts`` hands to a snapshot file and ``from_parts`` takes back as
+read-only views of that file mapped by every worker (``geo_offers.matching.snapshot``). What a worker changes
+afterwards is private: its own copy of the ``alive`` flags (a byte a slot) and a tail of new slots.
 
 Changes after the load go to small overlays (dicts) next to the CSR tables: a changed deal gets a new slot and
 its old slot is marked dead; dead slots are skipped and dropped at the next full load, which the feed starts
@@ -21,73 +24,30 @@ when dead slots or the overlays grow large. The index itself never talks to the 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-import h3.api.basic_int as h3
 import numpy as np
 import numpy.typing as npt
 
 from geo_offers.matching import csr
+from geo_offers.matching.columns import Column, as_bytes, private_copy
 from geo_offers.matching.csr import EMPTY, Csr, Slots
-from geo_offers.matching.records import DealRecord, render_store, render_terms, render_text
-from geo_offers.places.categories import CATEGORIES
+from geo_offers.matching.records import DealRecord
+from geo_offers.matching.storage import DealStorage
 from geo_offers.places.cells import cells_at, coarsen, compact, resolution
-from geo_offers.places.schedule import Schedule, compile_windows
-
-_CATEGORY_CODE = {name: code for code, name in enumerate(CATEGORIES)}
+from geo_offers.places.schedule import Schedule
 
 
-class DealIndex:
-    """Columnar store of matchable deals with a cell -> slots map at the index resolution and one coarser."""
-
-    _COLUMNS = (
-        ("ids", np.int64),
-        ("alive", np.uint8),
-        ("lat", np.float64),
-        ("lon", np.float64),
-        ("valid_from", np.float64),
-        ("valid_until", np.float64),
-        ("category", np.uint8),
-        ("timing", np.uint32),
-        ("text_start", np.int64),
-        ("store_start", np.int64),
-        ("store_len", np.uint32),
-        ("terms", np.uint32),
-    )
+class DealIndex(DealStorage):
+    """Matchable deals (``DealStorage``) with a cell -> slots map at the index resolution and one coarser."""
 
     def __init__(self, res: int) -> None:
+        super().__init__(min(31, 64 - (7 + 3 * res)))
         self.res = res
-        self.slot_bits = min(31, 64 - (7 + 3 * res))
-        self.size = 0  # slots used, live or dead
-        self.live = 0
-        self.dead = 0
-        self._capacity = 0
-        self.ids: npt.NDArray[np.int64]
-        self.alive: npt.NDArray[np.uint8]
-        self.lat: npt.NDArray[np.float64]
-        self.lon: npt.NDArray[np.float64]
-        self.valid_from: npt.NDArray[np.float64]
-        self.valid_until: npt.NDArray[np.float64]
-        self.category: npt.NDArray[np.uint8]
-        self.timing: npt.NDArray[np.uint32]
-        self.text_start: npt.NDArray[np.int64]
-        self.store_start: npt.NDArray[np.int64]
-        self.store_len: npt.NDArray[np.uint32]
-        self.terms: npt.NDArray[np.uint32]
-        self._grow(1024)
-        # offers' JSON: each deal's own part, and each store's part once (per load; a change appends anew)
-        self._texts = bytearray()
-        self._stores = bytearray()
-        self._store_parts: dict[int, tuple[int, int]] = {}
-        # distinct (time zone, weekly schedule) pairs; a slot's ``timing`` is its position here
-        self.timings: list[tuple[str, Schedule]] = []
-        self._timing_ids: dict[tuple[str, Schedule], int] = {}
-        # distinct device terms (frequency rules, codes); a slot's ``terms`` is its position here
-        self._terms: list[bytes] = []
-        self._terms_ids: dict[bytes, int] = {}
         # bulk load: keys of (cell at res, slot) pairs, sorted and split into the CSR tables by ``freeze``
         self._pending = array("Q")
+        self._pending_arrays: list[npt.NDArray[np.uint64]] = []
         self.fine = Csr(np.zeros(0, dtype=np.uint64), self.slot_bits)
         self.coarse = Csr(np.zeros(0, dtype=np.uint64), self.slot_bits)
         self._sorted_ids = np.zeros(0, dtype=np.int64)
@@ -97,79 +57,6 @@ class DealIndex:
         self._fine_extra: dict[int, list[int]] = {}
         self._coarse_extra: dict[int, list[int]] = {}
         self.extra_pairs = 0
-
-    # -- storage -------------------------------------------------------------------------------------------
-
-    def _grow(self, capacity: int) -> None:
-        for name, dtype in self._COLUMNS:
-            column = np.zeros(capacity, dtype=dtype)
-            if self._capacity:
-                column[: self.size] = getattr(self, name)[: self.size]
-            setattr(self, name, column)
-        self._capacity = capacity
-
-    def _intern_timing(self, zone: str, windows: list[dict[str, Any]]) -> int:
-        key = (zone, compile_windows(windows))
-        code = self._timing_ids.get(key)
-        if code is None:
-            code = self._timing_ids[key] = len(self.timings)
-            self.timings.append(key)
-        return code
-
-    def _append(self, record: DealRecord) -> int:
-        slot = self.size
-        if slot >= 1 << self.slot_bits:
-            raise OverflowError("too many deal slots for one index")
-        if slot == self._capacity:
-            self._grow(self._capacity * 2)
-        self.ids[slot] = record.deal_id
-        self.alive[slot] = 1
-        self.lat[slot] = record.lat
-        self.lon[slot] = record.lon
-        self.valid_from[slot] = record.valid_from.timestamp()
-        self.valid_until[slot] = record.valid_until.timestamp()
-        self.category[slot] = _CATEGORY_CODE.get(record.category, _CATEGORY_CODE["other"])
-        self.timing[slot] = self._intern_timing(record.timezone, record.windows)
-        self.text_start[slot] = len(self._texts)
-        self._texts += render_text(record)
-        self.store_start[slot], self.store_len[slot] = self._store_part(record)
-        self.terms[slot] = self._intern_terms(render_terms(record))
-        self.size += 1
-        self.live += 1
-        return slot
-
-    def _intern_terms(self, part: bytes) -> int:
-        code = self._terms_ids.get(part)
-        if code is None:
-            code = self._terms_ids[part] = len(self._terms)
-            self._terms.append(part)
-        return code
-
-    def _store_part(self, record: DealRecord) -> tuple[int, int]:
-        part = render_store(record)
-        known = self._store_parts.get(record.store_id)
-        if known is not None and self._stores[known[0] : known[0] + known[1]] == part:
-            return known
-        start = len(self._stores)
-        self._stores += part
-        self._store_parts[record.store_id] = (start, len(part))
-        return start, len(part)
-
-    def fragment(self, slot: int) -> bytes:
-        """An offer's JSON without its closing brace (the match adds the distance band and window end)."""
-        text_end = int(self.text_start[slot + 1]) if slot + 1 < self.size else len(self._texts)
-        store = int(self.store_start[slot])
-        texts, stores = memoryview(self._texts), memoryview(self._stores)
-        return b"".join(
-            (
-                b'{"deal_id":%d,' % int(self.ids[slot]),
-                texts[int(self.text_start[slot]) : text_end],
-                b",",
-                stores[store : store + int(self.store_len[slot])],
-                b",",
-                self._terms[int(self.terms[slot])],
-            )
-        )
 
     def _codes(self, cells: Iterable[int]) -> list[int]:
         res = self.res
@@ -183,18 +70,35 @@ class DealIndex:
         bits = self.slot_bits
         self._pending.extend((code << bits) | slot for code in self._codes(record.cells))
 
+    def add_deals(self, records: list[DealRecord]) -> int:
+        """Append deals without their coverage during a bulk load; the first one's slot (the others follow in
+        order; ``add_coverage`` takes the cells)."""
+        return self._extend(records)
+
+    def add_coverage(self, slots: npt.NDArray[np.int64], cells: npt.NDArray[np.int64]) -> None:
+        """Coverage cells (at the index resolution) of slots added by ``add_deal``, as two parallel arrays."""
+        res = self.res
+        codes = (cells.view(np.uint64) >> np.uint64(3 * (15 - res))) & np.uint64((1 << (7 + 3 * res)) - 1)
+        self._pending_arrays.append((codes << np.uint64(self.slot_bits)) | slots.astype(np.uint64))
+
     def freeze(self) -> None:
         """Turn what ``add`` collected (and any overlay) into the CSR tables and the sorted id lookup."""
         bits = self.slot_bits
+        rebuild = bool(len(self.fine) or self._fine_extra)
+        self.merge_base()
         pending, self._pending = self._pending, array("Q")
-        if len(self.fine) or self._fine_extra:  # a rebuild of a frozen index: merge everything
-            parts = [np.frombuffer(pending, dtype=np.uint64).copy(), self.fine.pairs(bits)]
+        arrays, self._pending_arrays = self._pending_arrays, []
+        if len(pending):
+            arrays.insert(0, np.frombuffer(pending, dtype=np.uint64))
+        if rebuild:  # a rebuild of a frozen index: merge everything
+            arrays.append(self.fine.pairs(bits))
             for code, slots in self._fine_extra.items():
-                parts.append((np.uint64(code) << np.uint64(bits)) | np.array(slots, dtype=np.uint64))
-            keys = np.concatenate(parts)
-            del parts
-        else:  # the bulk load: sort the collected buffer in place, no copy
-            keys = np.frombuffer(pending, dtype=np.uint64) if len(pending) else np.zeros(0, dtype=np.uint64)
+                arrays.append((np.uint64(code) << np.uint64(bits)) | np.array(slots, dtype=np.uint64))
+        if len(arrays) == 1 and arrays[0].flags.writeable:  # the usual bulk load: sort in place, no copy
+            keys = arrays[0]
+        else:
+            keys = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.uint64)
+        del arrays
         if self.dead:
             keys = keys[self.alive[(keys & np.uint64((1 << bits) - 1)).astype(np.int64)] != 0]
         keys.sort()
@@ -218,6 +122,54 @@ class DealIndex:
         self._sorted_ids = self.ids[self._sorted_slots]
         self._moved.clear()
         self._store_parts = {}
+
+    # -- the base as arrays (a snapshot file holds them) ------------------------------------------------------
+
+    def parts(self) -> tuple[dict[str, npt.NDArray[Any]], dict[str, Any]]:
+        """The frozen base as named arrays and a JSON-able description; only deal and store data (no subjects)."""
+        if self.size != self.base_size or self.extra_pairs or self._pending_arrays or len(self._pending):
+            raise ValueError("only a frozen index without changes after its load can be saved")
+        arrays: dict[str, npt.NDArray[Any]] = {name: column.base for name, column in self._columns()}
+        arrays |= {
+            "alive": self.alive[: self.size],
+            "texts": np.frombuffer(as_bytes(self._texts), dtype=np.uint8),
+            "stores": np.frombuffer(as_bytes(self._stores), dtype=np.uint8),
+            "sorted_ids": self._sorted_ids,
+            "sorted_slots": self._sorted_slots,
+        }
+        for name, table in (("fine", self.fine), ("coarse", self.coarse)):
+            arrays |= {f"{name}_cells": table.cells, f"{name}_starts": table.starts, f"{name}_slots": table.slots}
+        meta = {
+            "res": self.res,
+            "size": self.size,
+            "live": self.live,
+            "dead": self.dead,
+            "timings": [[zone, s.starts, s.ends, s.points] for zone, s in self.timings],
+            "terms": [part.decode() for part in self._terms],
+        }
+        return arrays, meta
+
+    @classmethod
+    def from_parts(cls, arrays: Mapping[str, npt.NDArray[Any]], meta: Mapping[str, Any]) -> DealIndex:
+        """An index over the arrays of ``parts`` (read-only views of a mapped file are used as they are)."""
+        index = cls(int(meta["res"]))
+        size = int(meta["size"])
+        for name, dtype in cls.COLUMNS:
+            if arrays[name].dtype != dtype or len(arrays[name]) != size:
+                raise ValueError(f"snapshot column {name} does not fit")
+            setattr(index, name, Column(dtype, arrays[name]))
+        index.size = index.base_size = size
+        index.live, index.dead = int(meta["live"]), int(meta["dead"])
+        index.alive = private_copy(arrays["alive"], size + 1024)
+        index._texts, index._stores = arrays["texts"], arrays["stores"]
+        index.timings = [(zone, Schedule(tuple(s), tuple(e), tuple(p))) for zone, s, e, p in meta["timings"]]
+        index._timing_ids = {key: code for code, key in enumerate(index.timings)}
+        index._terms = [part.encode() for part in meta["terms"]]
+        index._terms_ids = {part: code for code, part in enumerate(index._terms)}
+        index.fine = Csr.of(arrays["fine_cells"], arrays["fine_starts"], arrays["fine_slots"])
+        index.coarse = Csr.of(arrays["coarse_cells"], arrays["coarse_starts"], arrays["coarse_slots"])
+        index._sorted_ids, index._sorted_slots = arrays["sorted_ids"], arrays["sorted_slots"]
+        return index
 
     # -- changes -------------------------------------------------------------------------------------------
 
@@ -300,13 +252,3 @@ class DealIndex:
             found = np.unique(found)
         live: Slots = found[self.alive[found] != 0]
         return live
-
-
-def ancestors(cells: Iterable[int], finest: int, coarsest: int) -> set[int]:
-    """Every ancestor (and the cell itself when ``finest`` is its resolution) from ``finest`` to ``coarsest``."""
-    out: set[int] = set()
-    for cell in cells:
-        own = h3.get_resolution(cell)
-        for res in range(min(finest, own), coarsest - 1, -1):
-            out.add(cell if res == own else int(h3.cell_to_parent(cell, res)))
-    return out

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import h3.api.basic_int as h3
 import numpy as np
 import numpy.typing as npt
 
-from geo_offers.matching.index import DealIndex, ancestors
+from geo_offers.matching.index import DealIndex
 from geo_offers.places.categories import CATEGORIES
 from geo_offers.places.cells import DISTANCE_BANDS, cell_str, centre, distance_band, distances_m, resolution
 from geo_offers.places.schedule import local_now
@@ -205,3 +206,13 @@ def _discard(mapping: dict[int, set[Key]], name: int, key: Key) -> None:
 
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ancestors(cells: Iterable[int], finest: int, coarsest: int) -> set[int]:
+    """Every ancestor (and the cell itself when ``finest`` is its resolution) from ``finest`` to ``coarsest``."""
+    out: set[int] = set()
+    for cell in cells:
+        own = h3.get_resolution(cell)
+        for res in range(min(finest, own), coarsest - 1, -1):
+            out.add(cell if res == own else int(h3.cell_to_parent(cell, res)))
+    return out

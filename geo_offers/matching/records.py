@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 
+_WHOLE_SECONDS_Z = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DealRecord:
@@ -38,8 +40,9 @@ def render_text(record: DealRecord) -> bytes:
             "title": record.title,
             "description": record.description,
             "category": record.category,
-            "valid_until": record.valid_until.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
+            "valid_until": record.valid_until.astimezone(UTC),  # 2026-11-23T12:00:00Z, whole seconds
+        },
+        option=_WHOLE_SECONDS_Z,
     )[1:-1]
 
 

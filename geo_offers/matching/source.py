@@ -11,24 +11,25 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, text
 
 from geo_offers.matching.index import DealIndex
 from geo_offers.matching.records import DealRecord
 
 # Matchable: active, not yet past its validity (by more than a day of clock skew), quota and codes not used up.
-_SELECT = """
+_COLUMNS = """
 SELECT d.id AS deal_id, d.title, d.description, d.category, s.id AS store_id, s.name AS store_name,
        s.address AS store_address, ST_Y(s.location) AS lat, ST_X(s.location) AS lon, s.timezone,
-       d.valid_from, d.valid_until, d.windows,
-       ARRAY(SELECT c.cell FROM deal_cells c WHERE c.deal_id = d.id ORDER BY c.cell) AS cells,
-       d.frequency_rules, d.codes_left IS NOT NULL AS one_time_codes
+       d.valid_from, d.valid_until, d.windows, d.frequency_rules, d.codes_left IS NOT NULL AS one_time_codes,
+"""
+_MATCHABLE = """
   FROM deals d
   JOIN stores s ON s.id = d.store_id
  WHERE d.status = 'active'
@@ -36,8 +37,17 @@ SELECT d.id AS deal_id, d.title, d.description, d.category, s.id AS store_id, s.
    AND (d.max_redemptions IS NULL OR d.redemptions < d.max_redemptions)
    AND (d.codes_left IS NULL OR d.codes_left > 0)
 """
-BY_DEALS = _SELECT + " AND d.id = ANY(%(ids)s)"
-BY_STORES = _SELECT + " AND d.store_id = ANY(%(ids)s)"
+SELECT_ALL = (
+    _COLUMNS + "ARRAY(SELECT c.cell FROM deal_cells c WHERE c.deal_id = d.id ORDER BY c.cell) AS cells" + _MATCHABLE
+)
+# The full load takes each deal's cells as one bytea of 8-byte big-endian integers: no Python int per cell.
+_BULK = (
+    _COLUMNS
+    + "(SELECT string_agg(int8send(c.cell), ''::bytea) FROM deal_cells c WHERE c.deal_id = d.id) AS coverage"
+    + _MATCHABLE
+)
+BY_DEALS = SELECT_ALL + " AND d.id = ANY(%(ids)s)"
+BY_STORES = SELECT_ALL + " AND d.store_id = ANY(%(ids)s)"
 _LOAD_BATCH = 20_000
 
 #: Changes after a transaction number, oldest first (``seq`` is gap-free among committed transactions).
@@ -72,13 +82,27 @@ def load_index(
         conn.execute(text("SET LOCAL statement_timeout = 0"))
         seq = int(conn.exec_driver_sql(_HEAD).scalar_one())
         streamed = conn.execution_options(stream_results=True, yield_per=_LOAD_BATCH)
-        for n, row in enumerate(streamed.exec_driver_sql(_SELECT, {"cutoff": cutoff}).mappings(), 1):
-            index.add(record(row))
-            if progress is not None and n % 100_000 == 0:
-                progress(n)
+        result = streamed.exec_driver_sql(_BULK, {"cutoff": cutoff})
+        names = list(result.keys())
+        while batch := result.fetchmany(_LOAD_BATCH):
+            _add_batch(index, names, batch)
+            if progress is not None:
+                progress(index.size)
     index.freeze()
     release_free_memory()
     return index, seq
+
+
+def _add_batch(index: DealIndex, names: list[str], rows: Sequence[Sequence[Any]]) -> None:
+    records, blobs = [], []
+    for row in rows:  # plain tuples: a RowMapping per row costs more than the rest of the row's work
+        fields = dict(zip(names, row, strict=True))
+        blobs.append(fields.pop("coverage") or b"")
+        records.append(DealRecord(cells=[], **fields))
+    first = index.add_deals(records)
+    cells = np.frombuffer(b"".join(blobs), dtype=">i8").astype(np.int64)
+    counts = np.fromiter((len(blob) // 8 for blob in blobs), dtype=np.int64, count=len(blobs))
+    index.add_coverage(np.repeat(np.arange(first, first + len(blobs), dtype=np.int64), counts), cells)
 
 
 def release_free_memory() -> None:
