@@ -22,13 +22,19 @@ from sqlalchemy import Connection, text
 from geo_offers.matching.index import DealIndex
 from geo_offers.matching.records import DealRecord
 
+#: The columns of a ``DealRecord`` (tables ``d`` deals and ``s`` stores): the index, the area catalogue and the
+#: live streams read a deal through this one list.
+DEAL_COLUMNS = """
+d.id AS deal_id, d.title, d.description, d.category, s.id AS store_id, s.name AS store_name,
+s.address AS store_address, ST_Y(s.location) AS lat, ST_X(s.location) AS lon, s.timezone,
+d.valid_from, d.valid_until, d.windows,
+ARRAY(SELECT c.cell FROM deal_cells c WHERE c.deal_id = d.id ORDER BY c.cell) AS cells,
+d.frequency_rules, d.codes_left IS NOT NULL AS one_time_codes
+"""
+
 # Matchable: active, not yet past its validity (by more than a day of clock skew), quota and codes not used up.
-_SELECT = """
-SELECT d.id AS deal_id, d.title, d.description, d.category, s.id AS store_id, s.name AS store_name,
-       s.address AS store_address, ST_Y(s.location) AS lat, ST_X(s.location) AS lon, s.timezone,
-       d.valid_from, d.valid_until, d.windows,
-       ARRAY(SELECT c.cell FROM deal_cells c WHERE c.deal_id = d.id ORDER BY c.cell) AS cells,
-       d.frequency_rules, d.codes_left IS NOT NULL AS one_time_codes
+_SELECT = f"""
+SELECT {DEAL_COLUMNS}
   FROM deals d
   JOIN stores s ON s.id = d.store_id
  WHERE d.status = 'active'
