@@ -7,6 +7,7 @@ every event crosses the database as it does between instances in production.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -113,6 +114,15 @@ class Live:
         hub: Hub = self.app.state.services.hub
         return hub
 
+    def call(self, function: Callable[[], object]) -> None:
+        """Run ``function`` in the server's event loop (where the hub and its streams live) and wait for it."""
+        loop = self.hub._task.get_loop()  # type: ignore[union-attr]  # noqa: SLF001 - the loop the hub runs in
+
+        async def run() -> None:
+            function()
+
+        asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=10)
+
     def open(self, cell: str, last_event_id: str | int | None = None, headers: Headers | None = None) -> Stream:
         sent = dict(self.app_headers if headers is None else headers)
         if last_event_id is not None:
@@ -122,8 +132,11 @@ class Live:
         return stream
 
 
-def serve(database_url: str, clock: FakeClock, app_headers: Headers, **live: Any) -> Iterator[Live]:
-    settings = make_settings(database_url, live=LiveSettings(**{"live_heartbeat_s": 1.0, **live}))
+def serve(database_url: str, clock: FakeClock, app_headers: Headers, **overrides: Any) -> Iterator[Live]:
+    """A server whose settings take ``overrides`` (``live_*`` ones for the live streams)."""
+    live = {"live_heartbeat_s": 1.0, **{k: v for k, v in overrides.items() if k.startswith("live_")}}
+    rest = {k: v for k, v in overrides.items() if not k.startswith("live_")}
+    settings = make_settings(database_url, live=LiveSettings(**live), **rest)
     app = create_app(settings, clock=clock, log=False)
     timeout = httpx.Timeout(10.0, read=READ_TIMEOUT_S)
     with LiveServer(app) as server, httpx.Client(timeout=timeout) as http:
