@@ -81,14 +81,17 @@ async def _stream(sub: Subscription, services: Services, after: int | None) -> A
     settings = services.settings
     if after is not None:
         cutoff = services.clock() - timedelta(days=1)
-        resumed = await replay(
-            services.pool.fetch_named,
-            sub.cell,
-            after,
-            coarsest_res=settings.area_min_res,
-            limit=settings.live.live_resume_max_changes,
-            cutoff=cutoff,
-        )
+        try:
+            resumed = await replay(
+                services.pool.fetch_named,
+                sub.cell,
+                after,
+                coarsest_res=settings.area_min_res,
+                limit=settings.live.live_resume_max_changes,
+                cutoff=cutoff,
+            )
+        except ServiceUnavailable:
+            return  # the database is away: end the stream; the client reconnects later with the same id
         if resumed is None:
             yield reload_event("resume_too_old")
             return

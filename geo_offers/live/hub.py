@@ -4,11 +4,12 @@ The hub follows the worker's index feed (``IndexFeed.follow``). Each step names 
 coverage) and the deals no longer matchable; the hub sends a deal to every watched area its coverage falls in
 (the resolution-5, -4 and -3 parents of its cells) and a removal to every watched area that held it. To know the
 latter without keeping every deal's coverage, each watched area keeps the ids of the deals in it (its *members*,
-read from the index when the area gets its first stream and kept up to date by the steps); an area nobody
-watches costs nothing. Why a deal left (paused, ended, used up, deleted) is one query per step, and only for
-steps that take a deal out of a watched area. A full reload of the index (a gap or a flood of changes) is followed
-by replaying the change table between the two numbers, or, when those rows are gone, by telling every stream to
-reload its catalogue.
+read from the index when the area gets its first stream and kept up to date by the steps), with the reverse map
+from a deal to the watched areas holding it, so a step costs what its own deals touch, however many areas are
+watched; an area nobody watches costs nothing. Why a deal left (paused, ended, used up, deleted) is one query
+per step, and only for steps that take a deal out of a watched area. A full reload of the index (a gap or a
+flood of changes) is followed by replaying the change table between the two numbers, or, when those rows are
+gone, by telling every stream to reload its catalogue.
 
 Steps are handled in order by one task, so the feed is never held up. Each stream has a bounded queue; a stream
 that falls that far behind gets a ``reload`` event and is closed, and never blocks the hub or the other streams.
@@ -26,7 +27,7 @@ from datetime import datetime, timedelta
 
 import h3.api.basic_int as h3
 
-from consent.errors import RateLimited
+from consent.errors import RateLimited, ServiceUnavailable
 from geo_offers.kit.clock import Clock
 from geo_offers.live.changes import FetchNamed, changes_after, read_states
 from geo_offers.live.frames import deal_event, reload_event, removed_event, with_id
@@ -127,6 +128,7 @@ class Hub:
         self._clock = clock
         self._on_count = on_count
         self._areas: dict[int, _Area] = {}
+        self._where: dict[int, set[int]] = {}  # deal id -> the watched areas holding it
         self._per_key: Counter[str] = Counter()
         self.open = 0
         self.seq = 0  # the last feed step routed
@@ -145,7 +147,8 @@ class Hub:
             raise RateLimited("this key holds as many live streams in this worker as it may", retry_after_s=retry)
         area = self._areas.get(cell)
         if area is None:
-            area = self._areas[cell] = _Area(self._members(cell))
+            area = self._areas[cell] = _Area(set())
+            self._set_members(cell, area, self._members(cell))
         sub = Subscription(self, cell, key_id, self._feed.seq, self._settings.live_queue_steps)
         area.subs.add(sub)
         self._per_key[key_id] += 1
@@ -160,6 +163,7 @@ class Hub:
             return
         area.subs.discard(sub)
         if not area.subs:
+            self._set_members(sub.cell, area, set())
             del self._areas[sub.cell]
         self._per_key[sub.key_id] -= 1
         if self._per_key[sub.key_id] <= 0:
@@ -170,6 +174,20 @@ class Hub:
     def _members(self, cell: int) -> set[int]:
         index = self._feed.matcher.index
         return {int(deal_id) for deal_id in index.ids[index.candidates(cell)]}
+
+    def _set_members(self, cell: int, area: _Area, members: set[int]) -> None:
+        for deal_id in area.members - members:
+            self._leave(deal_id, cell)
+        for deal_id in members - area.members:
+            self._where.setdefault(deal_id, set()).add(cell)
+        area.members = members
+
+    def _leave(self, deal_id: int, cell: int) -> None:
+        cells = self._where.get(deal_id)
+        if cells is not None:
+            cells.discard(cell)
+            if not cells:
+                del self._where[deal_id]
 
     # -- following the feed --------------------------------------------------------------------------------
 
@@ -215,17 +233,18 @@ class Hub:
         if step.reloaded:
             await self._after_reload(step.seq)
             return
-        leaving = {deal_id for deal_id in step.removed if self._held(deal_id)}
-        reasons: dict[int, str] = {}
+        leaving = {deal_id for deal_id in step.removed if deal_id in self._where}
+        reasons = dict.fromkeys(leaving, "unavailable")
         if leaving:
-            states = await read_states(self._fetch, leaving, (), self._cutoff())
-            for deal_id in leaving:
-                state = states.get(deal_id)
-                reasons[deal_id] = "deleted" if state is None else (state.reason or "unavailable")
+            try:
+                states = await read_states(self._fetch, leaving, (), self._cutoff())
+            except ServiceUnavailable:  # the database is away: the removal goes out all the same, without why
+                log.warning("reading why deals left failed; sending plain removals")
+            else:
+                for deal_id in leaving:
+                    state = states.get(deal_id)
+                    reasons[deal_id] = "deleted" if state is None else (state.reason or "unavailable")
         self._route(step.seq, step.deals, reasons)
-
-    def _held(self, deal_id: int) -> bool:
-        return any(deal_id in area.members for area in self._areas.values())
 
     async def _after_reload(self, seq: int) -> None:
         """The index was loaded anew up to ``seq``: replay the changes since the last step routed, if still there."""
@@ -240,7 +259,7 @@ class Hub:
             reasons.update({deal_id: "deleted" for deal_id in missed.deals if deal_id not in states})
             self._route(seq, records, reasons)
         for cell, area in self._areas.items():
-            area.members = self._members(cell)
+            self._set_members(cell, area, self._members(cell))
 
     def _reload_all(self, reason: str) -> None:
         for area in list(self._areas.values()):
@@ -251,21 +270,24 @@ class Hub:
         """Send change ``seq`` to the watched areas: deals in them, and removals from those that held them."""
         events: dict[int, list[bytes]] = {}
         for record in records:
+            deal_id = record.deal_id
             inside = areas_of(record.cells, self._coarsest) & self._areas.keys()
+            held = self._where.get(deal_id, set())
+            for cell in held - inside:
+                self._areas[cell].members.discard(deal_id)
+                events.setdefault(cell, []).append(removed_event(deal_id, "elsewhere"))
             if inside:
                 event = deal_event(record)
                 for cell in inside:
-                    self._areas[cell].members.add(record.deal_id)
+                    self._areas[cell].members.add(deal_id)
                     events.setdefault(cell, []).append(event)
-            for cell, area in self._areas.items():
-                if cell not in inside and record.deal_id in area.members:
-                    area.members.discard(record.deal_id)
-                    events.setdefault(cell, []).append(removed_event(record.deal_id, "elsewhere"))
+                self._where[deal_id] = inside
+            else:
+                self._where.pop(deal_id, None)
         for deal_id, reason in removed.items():
-            for cell, area in self._areas.items():
-                if deal_id in area.members:
-                    area.members.discard(deal_id)
-                    events.setdefault(cell, []).append(removed_event(deal_id, reason))
+            for cell in self._where.pop(deal_id, ()):
+                self._areas[cell].members.discard(deal_id)
+                events.setdefault(cell, []).append(removed_event(deal_id, reason))
         for cell, cell_events in events.items():
             chunk = with_id(cell_events, seq)
             watched = self._areas.get(cell)  # gone if a stream's overflow closed the area's last stream
