@@ -38,6 +38,9 @@ from geo_offers.matching.records import DealRecord
 log = logging.getLogger(__name__)
 #: The finest area a stream may watch (the area catalogue's limit).
 FINEST_AREA_RES = 5
+#: Tries of a step whose queries find the database away, a second apart, before every stream is told to reload.
+STEP_TRIES = 5
+RETRY_S = 1.0
 
 
 def areas_of(cells: Iterable[int], coarsest: int, finest: int = FINEST_AREA_RES) -> set[int]:
@@ -217,12 +220,24 @@ class Hub:
             self._wake.clear()
             while self._steps:
                 step = self._steps.popleft()
-                try:
-                    await self._handle(step)
-                except Exception:  # noqa: BLE001 - streams may miss this step: tell them to reload
-                    log.exception("a live step failed; the streams reload")
-                    self._reload_all("server_error")
+                await self._handle_or_reload(step)
                 self.seq = max(self.seq, step.seq)
+
+    async def _handle_or_reload(self, step: Applied) -> None:
+        """Handle a step; a database away for longer than a few tries (or a bug) makes every stream reload."""
+        for attempt in range(1, STEP_TRIES + 1):
+            try:
+                await self._handle(step)  # changes nothing before its queries succeeded: safe to try again
+                return
+            except ServiceUnavailable:
+                if attempt < STEP_TRIES:
+                    await asyncio.sleep(RETRY_S)
+                    continue
+                log.warning("the database stayed away during a live step; the streams reload")
+            except Exception:  # noqa: BLE001 - streams may miss this step: tell them to reload
+                log.exception("a live step failed; the streams reload")
+            self._reload_all("server_error")
+            return
 
     def _cutoff(self) -> datetime:
         return self._clock() - timedelta(days=1)  # the index's own cutoff (clock skew)

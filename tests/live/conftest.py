@@ -8,7 +8,7 @@ every event crosses the database as it does between instances in production.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,12 +116,16 @@ class Live:
 
     def call(self, function: Callable[[], object]) -> None:
         """Run ``function`` in the server's event loop (where the hub and its streams live) and wait for it."""
-        loop = self.hub._task.get_loop()  # type: ignore[union-attr]  # noqa: SLF001 - the loop the hub runs in
 
         async def run() -> None:
             function()
 
-        asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=10)
+        self.run(run)
+
+    def run(self, coroutine: Callable[[], Coroutine[Any, Any, object]]) -> None:
+        """Run a coroutine in the server's event loop and wait for it."""
+        loop = self.hub._task.get_loop()  # type: ignore[union-attr]  # noqa: SLF001 - the loop the hub runs in
+        asyncio.run_coroutine_threadsafe(coroutine(), loop).result(timeout=30)
 
     def open(self, cell: str, last_event_id: str | int | None = None, headers: Headers | None = None) -> Stream:
         sent = dict(self.app_headers if headers is None else headers)

@@ -111,3 +111,24 @@ def test_a_resume_further_back_than_the_replay_limit_gets_reload(live_with: Any,
     resumed = live.open(shop.area(), last_event_id=last)
     assert [e.name for e in resumed.take(1)] == ["reload"]
     assert resumed.next() is None
+
+
+def test_after_a_full_reload_of_the_index_the_streams_get_what_it_folded_in(
+    live: Live, shop: Shop, db: Database
+) -> None:
+    feed = live.app.state.services.feed
+    stream = live.open(shop.area())
+    ready(stream)
+    live.run(feed.stop)  # the worker falls behind, as when a flood of changes makes it load everything
+    folded = shop.publish(title="Beim Neuladen dabei")
+    live.run(feed.reload)
+    (event,) = stream.take(1)
+    assert (event.name, event.data["deal_id"]) == ("deal", folded)
+
+    shop.publish(title="Nie einzeln gesehen")
+    shop.publish(title="Auch nicht")  # the newest change row always stays: prune the one before it
+    with db.engine.begin() as conn:  # and this time the rows in between were pruned before the load
+        conn.execute(text("DELETE FROM deal_changes WHERE seq < (SELECT seq FROM deal_change_head)"))
+    live.run(feed.reload)
+    assert [(e.name, e.data) for e in stream.take(1)] == [("reload", {"reason": "behind"})]
+    assert stream.next() is None
