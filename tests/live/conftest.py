@@ -8,6 +8,7 @@ every event crosses the database as it does between instances in production.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -47,9 +48,12 @@ class Stream:
         self.comments = 0
 
     def next(self) -> Event | None:
-        """The next event, or None when the stream ended."""
+        """The next event, or None when the stream ended (fails when none comes within READ_TIMEOUT_S, although
+        heartbeats keep the connection itself busy)."""
+        deadline = time.monotonic() + READ_TIMEOUT_S
         fields: dict[str, str] = {}
         for line in self._lines:
+            assert time.monotonic() < deadline, f"no event within {READ_TIMEOUT_S} s (only heartbeats)"
             if not line:
                 if fields:
                     data = fields.get("data")
