@@ -34,6 +34,8 @@ from geo_offers.kit.pgasync import AsyncPool, Listener
 from geo_offers.kit.ratelimit import RateLimiter
 from geo_offers.kit.readtarget import ReadPool
 from geo_offers.kit.replication import ReplicationMonitor
+from geo_offers.live import endpoints as live
+from geo_offers.live.hub import Hub
 from geo_offers.matching import endpoints as offers
 from geo_offers.matching.fastpath import MatchFastPath
 from geo_offers.matching.feed import IndexFeed, Loader
@@ -106,6 +108,14 @@ def create_app(
         matcher = Matcher(DealIndex(settings.index_res), max_entries=settings.match_cache_entries)
         loader, snapshots = index_loader(settings, db)
         feed = IndexFeed(matcher, reads, listener, loader=loader, clock=clock, poll_s=settings.index_poll_s)
+        hub = Hub(
+            feed,
+            reads.fetch_named,
+            settings.live,
+            coarsest_res=settings.area_min_res,
+            clock=clock,
+            on_count=metrics.live_streams.set,
+        )
         services = Services(
             settings=settings,
             db=db,
@@ -123,6 +133,7 @@ def create_app(
             reads=reads,
             replication=replication,
             code_claims=RateLimiter(settings.codes.code_claims_per_key_per_s, settings.codes.code_claims_per_key_burst),
+            hub=hub,
             clock=clock,
             snapshots=snapshots,
         )
@@ -146,6 +157,7 @@ def create_app(
         await replication.start()
         publisher = asyncio.get_running_loop().create_task(metrics.publish_every(METRICS_PUBLISH_S))
         await feed.start()
+        hub.start()
         await listener.start()
         await services.counter.start()
         # Serve once the deal index is loaded, so a new worker answers matches at once. When the database is
@@ -163,6 +175,7 @@ def create_app(
             publisher.cancel()
             # Each step is bounded: a stuck step must not keep the process from exiting.
             for name, step in (
+                ("live streams", hub.stop),
                 ("consent writer", services.decisions.close),
                 ("counter", services.counter.stop),
                 ("index feed", feed.stop),
@@ -205,6 +218,7 @@ def create_app(
         stores.router,
         deals.router,
         offers.build_router(settings),
+        live.build_router(settings),
         audit.router,
         subjects.router,
         records.router,

@@ -14,6 +14,7 @@ from geo_offers.kit.pgasync import AsyncPool, Listener
 from geo_offers.kit.ratelimit import RateLimiter
 from geo_offers.kit.readtarget import ReadPool
 from geo_offers.kit.replication import ReplicationMonitor
+from geo_offers.live.hub import Hub
 from geo_offers.matching.feed import IndexFeed
 from geo_offers.matching.matcher import Matcher
 from geo_offers.matching.shared import SnapshotStore
@@ -41,5 +42,6 @@ class Services:
     reads: ReadPool  # the read database's pool (the primary's while none is set or it is down)
     replication: ReplicationMonitor
     code_claims: RateLimiter  # code claims per app key (geo_offers/codes)
+    hub: Hub  # the live area streams of this worker (geo_offers/live)
     clock: Clock = utc_now
     snapshots: SnapshotStore | None = None  # the machine's shared deal index (None: this worker loads its own)

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from consent.settings import ConsentSettings
 from geo_offers.codes.settings import CodeSettings
+from geo_offers.live.settings import LiveSettings
 
 
 class Settings(BaseSettings):
@@ -184,6 +185,7 @@ class Settings(BaseSettings):
 
     consent: ConsentSettings = Field(default_factory=ConsentSettings)
     codes: CodeSettings = Field(default_factory=CodeSettings)
+    live: LiveSettings = Field(default_factory=LiveSettings)
 
     @property
     def counting_bound(self) -> int:

@@ -72,6 +72,13 @@ class Metrics:
             registry=target,
             multiprocess_mode="min",
         )
+        # "liveall": one series per worker process (a pid label in multi-process mode), gone when it stops
+        self.live_streams = Gauge(
+            "geo_offers_live_streams",
+            "Live area streams (Server-Sent Events) open in this worker.",
+            registry=target,
+            multiprocess_mode="liveall",
+        )
         self._gauges: list[tuple[Gauge, Callable[[], float]]] = []
         self._sources: dict[str, Callable[[], int]] = {}
         self._published: dict[str, int] = {}

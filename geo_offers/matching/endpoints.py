@@ -10,15 +10,19 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query
 from starlette.responses import Response
 
-from consent.errors import InvalidInput
 from geo_offers.kit.deps import AppKey, ServicesDep
 from geo_offers.kit.params import BIGINT_MAX
 from geo_offers.matching import catalogue as area
 from geo_offers.matching.schemas import COARSEST_MATCH_RES, AreaCatalogue, MatchRequest, MatchResponse
 from geo_offers.matching.service import serve_match
 from geo_offers.places.cell_patterns import cell_pattern
-from geo_offers.places.cells import parse_cell, resolution
 from geo_offers.settings import Settings
+
+CHANGE_SEQ_HEADER = {
+    "description": "The deal change number this page is at least as new as: open the area's live stream with "
+    "`Last-Event-ID` set to it to miss nothing after the page (absent while the deal index is loading).",
+    "schema": {"type": "integer", "minimum": 0},
+}
 
 
 def build_router(settings: Settings) -> APIRouter:
@@ -48,8 +52,15 @@ def build_router(settings: Settings) -> APIRouter:
         "/area/{cell}",
         response_class=Response,
         responses={
-            200: {"model": AreaCatalogue, "description": "One page of the live deals covering the cell."},
-            304: {"description": "Unchanged since the ETag sent in If-None-Match."},
+            200: {
+                "model": AreaCatalogue,
+                "description": "One page of the live deals covering the cell.",
+                "headers": {"Change-Seq": CHANGE_SEQ_HEADER},
+            },
+            304: {
+                "description": "Unchanged since the ETag sent in If-None-Match.",
+                "headers": {"Change-Seq": CHANGE_SEQ_HEADER},
+            },
         },
     )
     async def area_catalogue(
@@ -63,17 +74,18 @@ def build_router(settings: Settings) -> APIRouter:
         """Every live deal whose coverage falls in a coarse cell (resolution 5 or coarser), with its coverage
         cells (compacted), windows and time zone, so an app can match on the device and the server never learns
         where the person is. No subject id is asked for. Cacheable: ETag, Cache-Control, 304 on If-None-Match.
+        The start date and the weekly windows are for the device to check; `Change-Seq` is where to start the
+        area's live stream (`GET /v1/offers/area/{cell}/events` with `Last-Event-ID`).
         """
-        parsed = parse_cell(cell)
-        res = resolution(parsed)
-        if res not in catalogue_res:
-            raise InvalidInput(
-                f"area catalogues are served for cells of resolution {catalogue_res.start} to "
-                f"{catalogue_res.stop - 1}; this cell has resolution {res}"
-            )
-        body = await area.catalogue(services.reads.fetch, parsed, settings.index_res, services.clock(), after, limit)
+        parsed = area.area_cell(cell, catalogue_res)
+        # Read before the page: the page is at least this new, so a stream resumed from it misses nothing.
+        seq = services.feed.seq if services.feed.ready.is_set() else None
+        fetch = services.reads.fetch_named
+        body = await area.catalogue(fetch, parsed, settings.index_res, services.clock(), after, limit)
         tag = area.etag(body)
         headers = {"ETag": tag, "Cache-Control": f"private, max-age={settings.area_max_age_s}"}
+        if seq is not None:
+            headers["Change-Seq"] = str(seq)
         if area.matches(if_none_match, tag):
             return Response(status_code=304, headers=headers)
         return Response(body, media_type="application/json", headers=headers)

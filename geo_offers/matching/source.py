@@ -23,12 +23,18 @@ from sqlalchemy import Connection, text
 from geo_offers.matching.index import DealIndex
 from geo_offers.matching.records import DealRecord
 
-# Matchable: active, not yet past its validity (by more than a day of clock skew), quota and codes not used up.
-_COLUMNS = """
-SELECT d.id AS deal_id, d.title, d.description, d.category, s.id AS store_id, s.name AS store_name,
-       s.address AS store_address, ST_Y(s.location) AS lat, ST_X(s.location) AS lon, s.timezone,
-       d.valid_from, d.valid_until, d.windows, d.frequency_rules, d.codes_left IS NOT NULL AS one_time_codes,
+#: The columns of a ``DealRecord`` but its cells (tables ``d`` deals and ``s`` stores).
+_FIELDS = """
+d.id AS deal_id, d.title, d.description, d.category, s.id AS store_id, s.name AS store_name,
+s.address AS store_address, ST_Y(s.location) AS lat, ST_X(s.location) AS lon, s.timezone,
+d.valid_from, d.valid_until, d.windows, d.frequency_rules, d.codes_left IS NOT NULL AS one_time_codes
 """
+#: The columns of a ``DealRecord``: the index's small re-reads, the area catalogue and the live streams read a deal
+#: through this one list (the full load takes the same fields with the cells packed, below).
+DEAL_COLUMNS = _FIELDS + ", ARRAY(SELECT c.cell FROM deal_cells c WHERE c.deal_id = d.id ORDER BY c.cell) AS cells"
+
+# Matchable: active, not yet past its validity (by more than a day of clock skew), quota and codes not used up.
+_COLUMNS = "SELECT " + _FIELDS + ",\n"
 _MATCHABLE = """
   FROM deals d
   JOIN stores s ON s.id = d.store_id
@@ -37,9 +43,7 @@ _MATCHABLE = """
    AND (d.max_redemptions IS NULL OR d.redemptions < d.max_redemptions)
    AND (d.codes_left IS NULL OR d.codes_left > 0)
 """
-SELECT_ALL = (
-    _COLUMNS + "ARRAY(SELECT c.cell FROM deal_cells c WHERE c.deal_id = d.id ORDER BY c.cell) AS cells" + _MATCHABLE
-)
+SELECT_ALL = "SELECT " + DEAL_COLUMNS + _MATCHABLE
 # The full load takes each deal's cells as one bytea of 8-byte big-endian integers: no Python int per cell.
 _BULK = (
     _COLUMNS
