@@ -91,7 +91,11 @@ class Shop:
         self.store_id = int(response.json()["id"])
 
     def area(self, res: int = 5) -> str:
-        return format(h3.latlng_to_cell(self.lat, self.lon, res), "x")
+        """The area at ``res`` holding the store's own coverage cell. H3 parents do not contain their children
+        exactly: the coarse cell of the store's point can miss its resolution-8 cell near an edge. Finer than 8:
+        the cell of the point itself."""
+        cell = h3.latlng_to_cell(self.lat, self.lon, max(res, 8))
+        return format(h3.cell_to_parent(cell, res) if res < 8 else cell, "x")
 
     def publish(self, **deal: Any) -> int:
         body = deal_body(self.store_id, **{"area": {"radius_m": 300}, **deal})
