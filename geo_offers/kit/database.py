@@ -102,6 +102,8 @@ class Database:
             self.read_engine = make_engine(settings, url=settings.read_database_url)
             self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
         self.target = ReadTarget(separate=self.separate_reads, fallback=settings.read_fallback)
+        # One read statement is its own transaction: in autocommit psycopg2 sends no BEGIN and COMMIT around it.
+        self._reads = sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"))
         self._threads = settings.db_pool_size
         self._wait_s = float(settings.db_connect_timeout_s)
         self._limiter: anyio.CapacityLimiter | None = None  # made on the event loop, at first use
@@ -117,6 +119,15 @@ class Database:
         is one hop, and at most as many run at once as the pool holds connections; the others wait on the
         event loop, and answer 503 when no slot frees within the connect timeout.
         """
+        return await self._in_thread(self._in_transaction, work)
+
+    async def read(self, work: Callable[[Session], T]) -> T:
+        """``run`` for ``work`` that only reads, in one statement, on the primary (a merchant reads its own writes):
+        run in autocommit, where that statement is its own transaction (two round trips fewer than BEGIN ...
+        COMMIT around it)."""
+        return await self._in_thread(self._reading, work)
+
+    async def _in_thread(self, how: Callable[[Callable[[Session], T]], T], work: Callable[[Session], T]) -> T:
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self._threads)
         limiter = self._limiter
@@ -125,12 +136,16 @@ class Database:
         if waited.cancelled_caught:
             raise ServiceUnavailable("the database is busy; retry shortly")
         try:
-            return await anyio.to_thread.run_sync(self._in_transaction, work)
+            return await anyio.to_thread.run_sync(how, work)
         finally:
             limiter.release()
 
     def _in_transaction(self, work: Callable[[Session], T]) -> T:
         with self.transaction() as session:
+            return work(session)
+
+    def _reading(self, work: Callable[[Session], T]) -> T:
+        with self._reads() as session:
             return work(session)
 
     @contextmanager

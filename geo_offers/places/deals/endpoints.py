@@ -89,7 +89,7 @@ async def list_deals(
 ) -> DealList:
     """The merchant's deals in id order, optionally of one store or status."""
     merchant_id = merchant_of(principal)
-    rows = await db.run(
+    rows = await db.read(
         lambda session: deals_repo.list_deals(
             session, merchant_id, after=after, limit=limit, store_id=store_id, status=status
         )
@@ -102,7 +102,7 @@ async def list_deals(
 async def get_deal(deal_id: RowId, principal: MerchantKey, db: DatabaseDep) -> DealPublic:
     """One of the merchant's deals."""
     merchant_id = merchant_of(principal)
-    return deal_public(await db.run(lambda session: deals_repo.get_deal(session, merchant_id, deal_id)))
+    return deal_public(await db.read(lambda session: deals_repo.get_deal(session, merchant_id, deal_id)))
 
 
 @router.patch("/{deal_id:int}")

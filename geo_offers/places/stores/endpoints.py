@@ -126,7 +126,7 @@ async def list_stores(
 ) -> StoreList:
     """The merchant's stores in id order; pass `next_after` back as `after` for the next page."""
     merchant_id = merchant_of(principal)
-    rows = await db.run(lambda session: stores_repo.list_stores(session, merchant_id, after=after, limit=limit))
+    rows = await db.read(lambda session: stores_repo.list_stores(session, merchant_id, after=after, limit=limit))
     items = [store_public(r) for r in rows]
     return StoreList(items=items, next_after=items[-1].id if len(items) == limit else None)
 
@@ -135,7 +135,7 @@ async def list_stores(
 async def get_store(store_id: RowId, principal: MerchantKey, db: DatabaseDep) -> StorePublic:
     """One of the merchant's stores."""
     merchant_id = merchant_of(principal)
-    return store_public(await db.run(lambda session: stores_repo.get_store(session, merchant_id, store_id)))
+    return store_public(await db.read(lambda session: stores_repo.get_store(session, merchant_id, store_id)))
 
 
 @router.patch("/{store_id:int}")
