@@ -1,6 +1,6 @@
 """Mixed load on loopback: match, consent grants and merchant routes together, against the real service.
 
-    PATH=/work/main/.venv/bin:$PATH python benchmarks/load.py [--rate 100] [--seconds 20]
+    PATH=.venv/bin:$PATH python benchmarks/load.py [--rate 100] [--seconds 20] [--port N]
 
 Creates a database of its own on the test server (GEO_OFFERS_TEST_ADMIN_URL, default the local one), seeds a
 merchant with stores and deals around Berlin and a few hundred consenting subjects, and starts `geo-offers serve
@@ -352,7 +352,7 @@ async def run(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
     failures: list[str] = []
     try:
-        port = free_port()
+        port = args.port or free_port()
         service = Service(url, port)
         try:
             world = await seed(url, port, args.stores, args.subjects)
@@ -396,6 +396,7 @@ def main() -> int:
     parser.add_argument("--limit-seconds", type=float, default=10.0)
     parser.add_argument("--stores", type=int, default=200)
     parser.add_argument("--subjects", type=int, default=300)
+    parser.add_argument("--port", type=int, default=0, help="port of the service (default: any free one)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     if args.seconds + args.saturation_seconds + args.limit_seconds > 60:

@@ -164,6 +164,8 @@ def create_app(
         # down (or the load is slow) start anyway: /readyz and match answer 503 until the index is there.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(feed.settled.wait(), settings.index_load_timeout_s)
+        if settings.openapi_at_start:
+            app.openapi()  # once per process, before serving, not inside the first requests' time
         if settings.gc_freeze:
             # What start-up built (modules, routes, settings, the index's bookkeeping) lives as long as the
             # worker: keep it out of the collector's passes, which otherwise scan it all at every full pass.

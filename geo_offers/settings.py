@@ -92,6 +92,12 @@ class Settings(BaseSettings):
         description="After start-up, move every object then alive out of the garbage collector's passes "
         "(shorter, rarer pauses under load; off in the test suite, which starts many apps in one process).",
     )
+    openapi_at_start: bool = Field(
+        default=True,
+        description="Build the OpenAPI document (which the request-rule middleware reads) before serving rather than "
+        "in the first request with a query string (a second or more of CPU on the event loop; off in the test "
+        "suite, which starts many apps in one process).",
+    )
     match_cache_entries: int = Field(default=10_000, ge=0, description="Cached match answers per worker.")
     area_min_res: int = Field(default=3, ge=0, le=5, description="Coarsest cell the area catalogue serves.")
     area_max_age_s: int = Field(default=60, ge=0, description="Cache-Control max-age of area catalogues.")

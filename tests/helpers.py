@@ -42,7 +42,8 @@ class FakeClock:
 
 def make_settings(url: str, **overrides: object) -> Settings:
     """Test settings for a database URL."""
-    return Settings(environment="test", database_url=url, **{"gc_freeze": False, **overrides})  # type: ignore[arg-type]
+    fixed: dict[str, object] = {"gc_freeze": False, "openapi_at_start": False, **overrides}
+    return Settings(environment="test", database_url=url, **fixed)  # type: ignore[arg-type]
 
 
 @dataclass

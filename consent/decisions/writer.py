@@ -9,9 +9,11 @@ flushing once lifts the cap by the size of the group, while a lone decision stil
 never waits for company).
 
 How: request threads hand a decision (a function of a session) to one writer thread per process and block on
-its future. The writer takes everything queued, runs each decision in a savepoint of one transaction (a refused
-decision rolls back alone and answers its own error), appends all their events at the end in one round trip
-with COMMIT (``ledger.append_all_and_commit``), then answers every request. Any other failure (the database
+its future. The writer takes everything queued, runs the decisions one after another in one transaction,
+appends all their events at the end in one round trip with COMMIT (``ledger.append_all_and_commit``), then
+answers every request. When a decision is refused, the group is rolled back and run again with each decision in
+a savepoint, so a refused decision rolls back alone and answers its own error (savepoints on every group cost
+two round trips a decision, which under load were most of the writer's time). Any other failure (the database
 gone, a bug) fails the whole group: nothing of it is acknowledged. Decisions of one batch run in the
 order of their subjects' pseudonyms, and every batch takes the head lock last: two processes' batches lock
 subject rows in the same order and so cannot deadlock. If the commit fails, every decision of the batch fails
@@ -109,26 +111,10 @@ class DecisionWriter:
                 return
 
     def _commit(self, jobs: list[_Job]) -> None:
-        done: list[tuple[_Job, Outcome]] = []
-        positions: Iterator[Appended] = iter(())
         try:
-            with self._sessions() as session:
-                session.begin()
-                for job in jobs:
-                    savepoint = session.begin_nested()
-                    try:
-                        outcome = job.decide(session)
-                    except DomainError as error:  # a refused decision answers its own error, alone
-                        savepoint.rollback()
-                        job.future.set_exception(error)
-                        continue
-                    savepoint.commit()
-                    done.append((job, outcome))
-                pending = [(job, outcome) for job, outcome in done if isinstance(outcome, Pending)]
-                if pending:
-                    events = [(outcome.document, outcome.occurred_at) for _, outcome in pending]
-                    positions = iter(ledger.append_all_and_commit(session, events))
-                session.commit()
+            ran = self._run_group(jobs, isolated=False)
+            if ran is None:  # a decision was refused: run the group again, each decision in a savepoint
+                ran = self._run_group(jobs, isolated=True)
         except BaseException as error:
             for job in jobs:
                 if not job.future.done():
@@ -137,7 +123,45 @@ class DecisionWriter:
                 raise
             log.warning("a group of consent decisions failed to commit: %s", type(error).__name__)
             return
+        assert ran is not None  # an isolated group answers refusals one by one; it never gives up
+        done, positions = ran
         self.batches += 1
         self.decisions += len(done)
         for job, outcome in done:
             job.future.set_result(outcome.settle(next(positions)) if isinstance(outcome, Pending) else outcome)
+
+    def _run_group(
+        self, jobs: list[_Job], *, isolated: bool
+    ) -> tuple[list[tuple[_Job, Outcome]], Iterator[Appended]] | None:
+        """Run and commit a group. Not ``isolated``: no savepoints (two round trips a decision fewer, each a
+        wait for the GIL behind a busy event loop), and None, with everything rolled back, as soon as one
+        decision is refused. ``isolated``: each decision in a savepoint; a refused one rolls back alone and
+        answers its own error."""
+        done: list[tuple[_Job, Outcome]] = []
+        positions: Iterator[Appended] = iter(())
+        with self._sessions() as session:
+            session.begin()
+            for job in jobs:
+                if not isolated:
+                    try:
+                        outcome = job.decide(session)
+                    except DomainError:
+                        session.rollback()
+                        return None
+                    done.append((job, outcome))
+                    continue
+                savepoint = session.begin_nested()
+                try:
+                    outcome = job.decide(session)
+                except DomainError as error:
+                    savepoint.rollback()
+                    job.future.set_exception(error)
+                    continue
+                savepoint.commit()
+                done.append((job, outcome))
+            pending = [(job, outcome) for job, outcome in done if isinstance(outcome, Pending)]
+            if pending:
+                events = [(outcome.document, outcome.occurred_at) for _, outcome in pending]
+                positions = iter(ledger.append_all_and_commit(session, events))
+            session.commit()
+        return done, positions

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from consent.errors import ServiceUnavailable
 from geo_offers.kit.readtarget import ReadTarget
 from geo_offers.settings import Settings
+
+T = TypeVar("T")
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -97,6 +102,51 @@ class Database:
             self.read_engine = make_engine(settings, url=settings.read_database_url)
             self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
         self.target = ReadTarget(separate=self.separate_reads, fallback=settings.read_fallback)
+        # One read statement is its own transaction: in autocommit psycopg2 sends no BEGIN and COMMIT around it.
+        self._reads = sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        self._threads = settings.db_pool_size
+        self._wait_s = float(settings.db_connect_timeout_s)
+        self._limiter: anyio.CapacityLimiter | None = None  # made on the event loop, at first use
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one transaction on a worker thread, from an async route: committed when it returns,
+        rolled back if it raises.
+
+        Why not a sync route with ``SessionDep``: FastAPI runs such a route in four thread hops (the session's
+        set-up, the handler, the answer's validation, the commit), each waiting for the GIL behind a busy event
+        loop, and holds a pooled connection across all of them; under load more requests than the pool holds
+        then opened overflow connections (a new backend each) or waited out the pool's timeout. Here a request
+        is one hop, and at most as many run at once as the pool holds connections; the others wait on the
+        event loop, and answer 503 when no slot frees within the connect timeout.
+        """
+        return await self._in_thread(self._in_transaction, work)
+
+    async def read(self, work: Callable[[Session], T]) -> T:
+        """``run`` for ``work`` that only reads, in one statement, on the primary (a merchant reads its own writes):
+        run in autocommit, where that statement is its own transaction (two round trips fewer than BEGIN ...
+        COMMIT around it)."""
+        return await self._in_thread(self._reading, work)
+
+    async def _in_thread(self, how: Callable[[Callable[[Session], T]], T], work: Callable[[Session], T]) -> T:
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self._threads)
+        limiter = self._limiter
+        with anyio.move_on_after(self._wait_s) as waited:
+            await limiter.acquire()
+        if waited.cancelled_caught:
+            raise ServiceUnavailable("the database is busy; retry shortly")
+        try:
+            return await anyio.to_thread.run_sync(how, work)
+        finally:
+            limiter.release()
+
+    def _in_transaction(self, work: Callable[[Session], T]) -> T:
+        with self.transaction() as session:
+            return work(session)
+
+    def _reading(self, work: Callable[[Session], T]) -> T:
+        with self._reads() as session:
+            return work(session)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -14,6 +14,7 @@ from consent.decisions import DecisionWriter
 from consent.endpoints import Ports
 from consent.errors import Forbidden
 from consent.settings import ConsentSettings
+from geo_offers.kit.database import Database
 from geo_offers.services import Services
 from geo_offers.settings import Settings
 from geo_offers.tenants.auth import Principal
@@ -82,6 +83,14 @@ def get_read_session(services: ServicesDep) -> Iterator[Session]:
 
 
 ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
+
+
+async def get_database(services: ServicesDep) -> Database:
+    """The process's database, for async routes that run their transaction with ``Database.run``."""
+    return services.db
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
 async def get_principal(

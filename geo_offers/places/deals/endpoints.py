@@ -1,4 +1,7 @@
-"""Deal routes (merchant key; a merchant sees and changes only its own deals)."""
+"""Deal routes (merchant key; a merchant sees and changes only its own deals).
+
+The routes are async and run their transaction with ``Database.run`` (one thread hop a request; see there why).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, Response, status
 
-from geo_offers.kit.deps import MerchantKey, NowDep, SessionDep, SettingsDep
+from geo_offers.kit.deps import DatabaseDep, MerchantKey, NowDep, SettingsDep
 from geo_offers.kit.params import BIGINT_MAX, After, RowId
 from geo_offers.places.deals import frequency
 from geo_offers.places.deals import repository as deals_repo
@@ -51,8 +54,8 @@ def _area(body_area: Any) -> dict[str, Any]:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_deal(
-    body: DealCreate, principal: MerchantKey, session: SessionDep, settings: SettingsDep, now: NowDep
+async def create_deal(
+    body: DealCreate, principal: MerchantKey, db: DatabaseDep, settings: SettingsDep, now: NowDep
 ) -> DealPublic:
     """Create a deal of one of the merchant's stores; its H3 coverage is derived in the same transaction.
 
@@ -66,41 +69,48 @@ def create_deal(
     values["frequency_rules"] = frequency.stored(body.frequency_rules)
     values["area"] = _area(body.area)
     values["windows"] = [w.model_dump() for w in body.windows]
-    row = deals_repo.create_deal(
-        session, merchant_of(principal), values, now, index_res=settings.index_res, cap_km2=settings.area_cap_km2
+    merchant_id = merchant_of(principal)
+    row = await db.run(
+        lambda session: deals_repo.create_deal(
+            session, merchant_id, values, now, index_res=settings.index_res, cap_km2=settings.area_cap_km2
+        )
     )
     return deal_public(row)
 
 
 @router.get("")
-def list_deals(
+async def list_deals(
     principal: MerchantKey,
-    session: SessionDep,
+    db: DatabaseDep,
     after: After = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     store_id: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
     status: Status | None = None,
 ) -> DealList:
     """The merchant's deals in id order, optionally of one store or status."""
-    rows = deals_repo.list_deals(
-        session, merchant_of(principal), after=after, limit=limit, store_id=store_id, status=status
+    merchant_id = merchant_of(principal)
+    rows = await db.read(
+        lambda session: deals_repo.list_deals(
+            session, merchant_id, after=after, limit=limit, store_id=store_id, status=status
+        )
     )
     items = [deal_public(r) for r in rows]
     return DealList(items=items, next_after=items[-1].id if len(items) == limit else None)
 
 
 @router.get("/{deal_id:int}")
-def get_deal(deal_id: RowId, principal: MerchantKey, session: SessionDep) -> DealPublic:
+async def get_deal(deal_id: RowId, principal: MerchantKey, db: DatabaseDep) -> DealPublic:
     """One of the merchant's deals."""
-    return deal_public(deals_repo.get_deal(session, merchant_of(principal), deal_id))
+    merchant_id = merchant_of(principal)
+    return deal_public(await db.read(lambda session: deals_repo.get_deal(session, merchant_id, deal_id)))
 
 
 @router.patch("/{deal_id:int}")
-def update_deal(
+async def update_deal(
     deal_id: RowId,
     body: DealUpdate,
     principal: MerchantKey,
-    session: SessionDep,
+    db: DatabaseDep,
     settings: SettingsDep,
     now: NowDep,
 ) -> DealPublic:
@@ -120,20 +130,18 @@ def update_deal(
         changes["windows"] = [w.model_dump() for w in body.windows]
     if body.frequency_rules is not None:
         changes["frequency_rules"] = frequency.stored(body.frequency_rules)
-    row = deals_repo.update_deal(
-        session,
-        merchant_of(principal),
-        deal_id,
-        changes,
-        now,
-        index_res=settings.index_res,
-        cap_km2=settings.area_cap_km2,
+    merchant_id = merchant_of(principal)
+    row = await db.run(
+        lambda session: deals_repo.update_deal(
+            session, merchant_id, deal_id, changes, now, index_res=settings.index_res, cap_km2=settings.area_cap_km2
+        )
     )
     return deal_public(row)
 
 
 @router.delete("/{deal_id:int}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def delete_deal(deal_id: RowId, principal: MerchantKey, session: SessionDep) -> Response:
+async def delete_deal(deal_id: RowId, principal: MerchantKey, db: DatabaseDep) -> Response:
     """Delete a deal and its coverage."""
-    deals_repo.delete_deal(session, merchant_of(principal), deal_id)
+    merchant_id = merchant_of(principal)
+    await db.run(lambda session: deals_repo.delete_deal(session, merchant_id, deal_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,13 +1,17 @@
-"""Store routes (merchant key; a merchant sees and changes only its own stores)."""
+"""Store routes (merchant key; a merchant sees and changes only its own stores).
+
+The routes are async and run their transaction with ``Database.run`` (one thread hop a request; see there why).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from geo_offers.kit.deps import MerchantKey, NowDep, ServicesDep, SessionDep, SettingsDep
+from geo_offers.kit.deps import DatabaseDep, MerchantKey, NowDep, ServicesDep, SettingsDep
 from geo_offers.kit.params import After, RowId
 from geo_offers.places.deals import repository as deals_repo
 from geo_offers.places.stores import importer as store_import
@@ -48,7 +52,7 @@ def store_public(row: StoreRow) -> StorePublic:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_store(body: StoreCreate, principal: MerchantKey, session: SessionDep, now: NowDep) -> StorePublic:
+async def create_store(body: StoreCreate, principal: MerchantKey, db: DatabaseDep, now: NowDep) -> StorePublic:
     """Create a store at a GeoJSON Point (lon, lat)."""
     lon, lat = body.location.coordinates
     values = {
@@ -59,7 +63,8 @@ def create_store(body: StoreCreate, principal: MerchantKey, session: SessionDep,
         "timezone": body.timezone,
         "categories": list(body.categories),
     }
-    return store_public(stores_repo.create_store(session, merchant_of(principal), values, now))
+    merchant_id = merchant_of(principal)
+    return store_public(await db.run(lambda session: stores_repo.create_store(session, merchant_id, values, now)))
 
 
 _FEATURE_COLLECTION = {
@@ -113,30 +118,32 @@ async def import_stores(request: Request, principal: MerchantKey, services: Serv
 
 
 @router.get("")
-def list_stores(
+async def list_stores(
     principal: MerchantKey,
-    session: SessionDep,
+    db: DatabaseDep,
     after: After = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> StoreList:
     """The merchant's stores in id order; pass `next_after` back as `after` for the next page."""
-    rows = stores_repo.list_stores(session, merchant_of(principal), after=after, limit=limit)
+    merchant_id = merchant_of(principal)
+    rows = await db.read(lambda session: stores_repo.list_stores(session, merchant_id, after=after, limit=limit))
     items = [store_public(r) for r in rows]
     return StoreList(items=items, next_after=items[-1].id if len(items) == limit else None)
 
 
 @router.get("/{store_id:int}")
-def get_store(store_id: RowId, principal: MerchantKey, session: SessionDep) -> StorePublic:
+async def get_store(store_id: RowId, principal: MerchantKey, db: DatabaseDep) -> StorePublic:
     """One of the merchant's stores."""
-    return store_public(stores_repo.get_store(session, merchant_of(principal), store_id))
+    merchant_id = merchant_of(principal)
+    return store_public(await db.read(lambda session: stores_repo.get_store(session, merchant_id, store_id)))
 
 
 @router.patch("/{store_id:int}")
-def update_store(
+async def update_store(
     store_id: RowId,
     body: StoreUpdate,
     principal: MerchantKey,
-    session: SessionDep,
+    db: DatabaseDep,
     settings: SettingsDep,
     now: NowDep,
 ) -> StorePublic:
@@ -144,14 +151,21 @@ def update_store(
     changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"location"})
     if body.location is not None:
         changes["lon"], changes["lat"] = body.location.coordinates
-    row = stores_repo.update_store(session, merchant_of(principal), store_id, changes, now)
-    if body.location is not None:
-        deals_repo.rebuild_radius_deals(session, store_id, row.lat, row.lon, now, index_res=settings.index_res)
-    return store_public(row)
+    merchant_id = merchant_of(principal)
+    moved = body.location is not None
+
+    def change(session: Session) -> StoreRow:
+        row = stores_repo.update_store(session, merchant_id, store_id, changes, now)
+        if moved:
+            deals_repo.rebuild_radius_deals(session, store_id, row.lat, row.lon, now, index_res=settings.index_res)
+        return row
+
+    return store_public(await db.run(change))
 
 
 @router.delete("/{store_id:int}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def delete_store(store_id: RowId, principal: MerchantKey, session: SessionDep) -> Response:
+async def delete_store(store_id: RowId, principal: MerchantKey, db: DatabaseDep) -> Response:
     """Delete a store without deals (409 while it has some)."""
-    stores_repo.delete_store(session, merchant_of(principal), store_id)
+    merchant_id = merchant_of(principal)
+    await db.run(lambda session: stores_repo.delete_store(session, merchant_id, store_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
