@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -20,6 +22,8 @@ from geo_offers.kit.database import Database
 from geo_offers.settings import Settings
 from geo_offers.tenants import keys as key_repo
 from geo_offers.tenants import merchants as merchant_repo
+
+_T = TypeVar("_T")
 
 FRIDAY_NOON_BERLIN = datetime(2026, 6, 5, 10, 0, tzinfo=UTC)
 
@@ -227,3 +231,10 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=30)
+
+
+def run_async(scenario: Coroutine[Any, Any, _T]) -> _T:
+    """Run a coroutine on a loop of its own, in a thread of its own (the browser tests leave a loop running in the
+    test thread, where ``asyncio.run`` refuses to start)."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, scenario).result()

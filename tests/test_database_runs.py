@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from consent.errors import ServiceUnavailable
 from geo_offers.kit.database import Database
-from tests.helpers import make_settings
+from tests.helpers import make_settings, run_async
 
 _IN_A_TRANSACTION = text("SELECT now() <> statement_timestamp()")  # now() is the transaction's start
 
@@ -33,7 +33,7 @@ def test_run_is_one_transaction_and_read_is_autocommit_on_the_same_connection(da
         ]
 
     try:
-        assert asyncio.run(scenario()) == [True, False, True]
+        assert run_async(scenario()) == [True, False, True]
     finally:
         db.dispose()
 
@@ -56,7 +56,7 @@ def test_run_rolls_back_when_the_work_raises(database_url: str) -> None:
         return await db.read(probe_exists)
 
     try:
-        assert asyncio.run(scenario()) is False
+        assert run_async(scenario()) is False
     finally:
         db.dispose()
 
@@ -79,6 +79,6 @@ def test_no_more_run_at_once_than_the_pool_holds_and_a_long_wait_answers_503(dat
             await holder
 
     try:
-        asyncio.run(scenario())
+        run_async(scenario())
     finally:
         db.dispose()
