@@ -135,7 +135,11 @@ async def publish_all(
                 "categories": ["cafe"],
             }
             created = await http.post("/v1/stores", json=body)
-            stores.append((created.json()["id"], format(h3.latlng_to_cell(lat, lon, 5), "x")))
+            # The deal's areas are the parents of its coverage cells: take the store's own resolution-8 cell's
+            # (the coarse cell of the point itself can miss it near an edge, as H3 parents do not contain their
+            # children exactly).
+            cell5 = h3.cell_to_parent(h3.latlng_to_cell(lat, lon, 8), 5)
+            stores.append((created.json()["id"], format(cell5, "x")))
         for _ in range(n):
             store_id, cell5 = stores[int(rng.integers(len(stores)))]
             deal = {
