@@ -56,7 +56,7 @@ def test_the_catalogue_change_seq_starts_a_stream_that_misses_nothing(
 ) -> None:
     before = shop.publish(title="Im Katalog")
     page = client.get(f"/v1/offers/area/{shop.area()}", headers=app_headers)
-    assert [d["deal_id"] for d in page.json()["deals"]] == [before]
+    assert before in [d["deal_id"] for d in page.json()["deals"]]  # other tests' shops may share the area
     seq = page.headers["change-seq"]
     after = shop.publish(title="Nach dem Katalog, vor dem Stream")
     stream = live.open(shop.area(), last_event_id=seq)
@@ -78,7 +78,7 @@ def test_a_deal_not_yet_started_is_in_the_catalogue_and_the_stream(
     (event,) = stream.take(1)
     assert (event.name, event.data["valid_from"]) == ("deal", "2027-05-31T22:00:00Z")
     page = client.get(f"/v1/offers/area/{shop.area()}", headers=app_headers).json()
-    assert [d["deal_id"] for d in page["deals"]] == [upcoming]
+    assert upcoming in [d["deal_id"] for d in page["deals"]]  # other tests' shops may share the area
     stream.close()
 
 
