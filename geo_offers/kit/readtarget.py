@@ -8,13 +8,15 @@ after that time tries the read database again, so an instance comes back to its 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import psycopg2
 
 from consent.errors import ServiceUnavailable
 from geo_offers.kit.pgasync import AsyncPool
+
+_Rows = TypeVar("_Rows")
 
 #: Errors of a hot standby that mean "ask elsewhere": a query cancelled by a conflict with WAL replay.
 _STANDBY_ERRORS = (psycopg2.extensions.TransactionRollbackError,)
@@ -58,29 +60,29 @@ class ReadPool:
 
     async def fetch(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
         """Rows as tuples, from the read database or (while it is down) the primary."""
-        if self.read is not None and self.target.use_read():
-            try:
-                rows = await self.read.fetch(sql, params)
-            except (ServiceUnavailable, *_STANDBY_ERRORS):
-                self._failed()
-            else:
-                self.target.succeeded()
-                return rows
-        self._may_fall_back()
-        return await self.primary.fetch(sql, params)
+        return await self._run(AsyncPool.fetch, sql, params)
 
     async def fetch_named(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         """Rows as dicts, from the read database or (while it is down) the primary."""
+        return await self._run(AsyncPool.fetch_named, sql, params)
+
+    async def _run(
+        self,
+        query: Callable[[AsyncPool, str, Sequence[Any] | dict[str, Any]], Awaitable[_Rows]],
+        sql: str,
+        params: Sequence[Any] | dict[str, Any],
+    ) -> _Rows:
+        """``query`` on the read database while it answers, else on the primary (fallback rules below)."""
         if self.read is not None and self.target.use_read():
             try:
-                rows = await self.read.fetch_named(sql, params)
+                rows = await query(self.read, sql, params)
             except (ServiceUnavailable, *_STANDBY_ERRORS):
                 self._failed()
             else:
                 self.target.succeeded()
                 return rows
         self._may_fall_back()
-        return await self.primary.fetch_named(sql, params)
+        return await query(self.primary, sql, params)
 
     def _failed(self) -> None:
         self.target.failed()
